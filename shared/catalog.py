@@ -1,0 +1,245 @@
+"""The product catalog: product metadata and ingest runs, in SQL through SQLAlchemy 2.
+
+Products are keyed by (collection, product id), so one database can hold several
+collections (say, one per model) and each matches its vector-store collection id
+for id. The default URL is ``sqlite:///<data dir>/catalog.db``; any SQLAlchemy
+URL works.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, create_engine, delete, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from shared.datasets import ATTRIBUTE_FIELDS
+
+_CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
+
+
+class CatalogError(RuntimeError):
+    """The catalog database cannot be opened or written; the message names the URL."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ProductRecord(Base):
+    """One product of one collection: every catalog attribute and its image path."""
+
+    __tablename__ = "products"
+
+    collection: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    productDisplayName: Mapped[str | None] = mapped_column(Text)
+    gender: Mapped[str | None] = mapped_column(String(64), index=True)
+    masterCategory: Mapped[str | None] = mapped_column(String(128), index=True)
+    subCategory: Mapped[str | None] = mapped_column(String(128), index=True)
+    articleType: Mapped[str | None] = mapped_column(String(128), index=True)
+    baseColour: Mapped[str | None] = mapped_column(String(64))
+    season: Mapped[str | None] = mapped_column(String(32))
+    year: Mapped[int | None] = mapped_column(Integer)
+    usage: Mapped[str | None] = mapped_column(String(64))
+    image_path: Mapped[str | None] = mapped_column(Text)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id}
+        for key in ATTRIBUTE_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        data["image_path"] = self.image_path
+        return data
+
+
+class IngestRun(Base):
+    """One run of ``python -m ingest``; ``finished_at`` is empty for an interrupted run."""
+
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    collection: Mapped[str] = mapped_column(String(255), index=True)
+    model_name: Mapped[str] = mapped_column(String(255))
+    pretrained: Mapped[str | None] = mapped_column(String(255))
+    weights_path: Mapped[str | None] = mapped_column(Text)
+    weights_sha256: Mapped[str | None] = mapped_column(String(64))
+    embedding_dim: Mapped[int] = mapped_column(Integer)
+    dataset: Mapped[str] = mapped_column(Text)
+    backend: Mapped[str] = mapped_column(String(32))
+    requested: Mapped[int] = mapped_column(Integer, default=0)
+    ingested: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    failed_ids: Mapped[str] = mapped_column(Text, default="[]")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model made a collection's vectors: queries must use the same one."""
+
+    model_name: str
+    pretrained: str | None
+    weights_path: str | None
+    weights_sha256: str | None
+    embedding_dim: int
+
+    def same_model(self, other: "ModelIdentity") -> bool:
+        if self.weights_sha256 or other.weights_sha256:
+            return self.weights_sha256 == other.weights_sha256
+        return (self.model_name, self.pretrained) == (other.model_name, other.pretrained)
+
+    def describe(self) -> str:
+        if self.weights_sha256:
+            return f"{self.model_name} weights {self.weights_path} (sha256 {self.weights_sha256[:12]})"
+        return f"{self.model_name} pretrained={self.pretrained}"
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+class Catalog:
+    """Product metadata and ingest history of every collection in one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = create_engine(url)
+            if self.engine.dialect.name == "sqlite":
+                _sqlite_pragmas(self.engine)
+            Base.metadata.create_all(self.engine)
+        except (SQLAlchemyError, OSError) as error:
+            reason = str(error).splitlines()[0]
+            raise CatalogError(
+                f"cannot open the catalog database {url} ({reason}); check DATABASE_URL or --data-dir"
+            ) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- products -----------------------------------------------------------
+    def upsert_products(self, collection: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace products (dicts with ``id``, attributes and ``image_path``)."""
+        if not rows:
+            return
+        with Session(self.engine) as session, session.begin():
+            ids = [int(row["id"]) for row in rows]
+            for chunk in _chunks(ids):
+                session.execute(
+                    delete(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
+                )
+            session.add_all(
+                ProductRecord(
+                    collection=collection,
+                    id=int(row["id"]),
+                    image_path=row.get("image_path"),
+                    **{k: row.get(k) for k in ATTRIBUTE_FIELDS},
+                )
+                for row in rows
+            )
+
+    def product_ids(self, collection: str) -> set[int]:
+        with Session(self.engine) as session:
+            return set(session.scalars(select(ProductRecord.id).where(ProductRecord.collection == collection)))
+
+    def count(self, collection: str) -> int:
+        with Session(self.engine) as session:
+            query = select(func.count()).select_from(ProductRecord).where(ProductRecord.collection == collection)
+            return int(session.scalar(query) or 0)
+
+    def get_products(self, collection: str, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Products by id (missing ids are left out)."""
+        found: dict[int, dict[str, Any]] = {}
+        with Session(self.engine) as session:
+            for chunk in _chunks([int(i) for i in ids]):
+                query = select(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
+                found.update((record.id, record.to_dict()) for record in session.scalars(query))
+        return found
+
+    def delete_products(self, collection: str, ids: Sequence[int]) -> None:
+        with Session(self.engine) as session, session.begin():
+            for chunk in _chunks([int(i) for i in ids]):
+                session.execute(
+                    delete(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
+                )
+
+    def delete_collection(self, collection: str) -> None:
+        """Forget a collection's products and runs (``--recreate``)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(ProductRecord).where(ProductRecord.collection == collection))
+            session.execute(delete(IngestRun).where(IngestRun.collection == collection))
+
+    def collections(self) -> list[str]:
+        with Session(self.engine) as session:
+            names = set(session.scalars(select(ProductRecord.collection).distinct()))
+            names |= set(session.scalars(select(IngestRun.collection).distinct()))
+        return sorted(names)
+
+    def distinct_values(self, collection: str, field: str) -> list[str]:
+        column = getattr(ProductRecord, field)
+        with Session(self.engine) as session:
+            query = select(column).where(ProductRecord.collection == collection, column.is_not(None)).distinct()
+            return sorted(session.scalars(query))
+
+    # -- ingest runs --------------------------------------------------------
+    def start_run(self, collection: str, model: ModelIdentity, dataset: str, backend: str, requested: int) -> int:
+        with Session(self.engine) as session, session.begin():
+            run = IngestRun(
+                collection=collection,
+                model_name=model.model_name,
+                pretrained=model.pretrained,
+                weights_path=model.weights_path,
+                weights_sha256=model.weights_sha256,
+                embedding_dim=model.embedding_dim,
+                dataset=dataset,
+                backend=backend,
+                requested=requested,
+                started_at=datetime.now(timezone.utc),
+            )
+            session.add(run)
+            session.flush()
+            return int(run.id)
+
+    def finish_run(self, run_id: int, *, ingested: int, skipped: int, failed_ids: Sequence[int]) -> None:
+        with Session(self.engine) as session, session.begin():
+            run = session.get(IngestRun, run_id)
+            if run is None:
+                return
+            run.ingested, run.skipped, run.failed = ingested, skipped, len(failed_ids)
+            run.failed_ids = json.dumps([int(i) for i in failed_ids])
+            run.finished_at = datetime.now(timezone.utc)
+
+    def latest_run(self, collection: str) -> IngestRun | None:
+        with Session(self.engine) as session:
+            query = select(IngestRun).where(IngestRun.collection == collection).order_by(IngestRun.id.desc()).limit(1)
+            run = session.scalars(query).first()
+            if run is not None:
+                session.expunge(run)
+            return run
+
+    def model_of(self, collection: str) -> ModelIdentity | None:
+        """The model whose vectors fill the collection, as its latest ingest run recorded it."""
+        run = self.latest_run(collection)
+        if run is None:
+            return None
+        return ModelIdentity(run.model_name, run.pretrained, run.weights_path, run.weights_sha256, run.embedding_dim)

@@ -1,0 +1,226 @@
+"""Product datasets: one reader for every layout the project accepts.
+
+A dataset is given as one string, resolved in this order:
+
+1. a local folder holding ``styles.csv`` and ``images/<id>.jpg`` (the Kaggle layout);
+2. a local ``.parquet`` file, or a folder holding parquet files in the Hugging Face
+   schema (like ``../shared/data/fashion-products-19k``);
+3. otherwise a Hugging Face hub id (default ``ashraq/fashion-product-images-small``;
+   ``ceyda/fashion-products-small`` works too).
+
+Rows come back as :class:`Product` records holding the raw image bytes: decoding
+happens later, per product, so one broken image never stops a whole run.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+ID_COLUMN = "id"
+IMAGE_COLUMN = "image"
+NAME_FIELD = "productDisplayName"
+KEYWORD_FIELDS: tuple[str, ...] = (
+    "gender",
+    "masterCategory",
+    "subCategory",
+    "articleType",
+    "baseColour",
+    "season",
+    "usage",
+)
+"""Attribute fields that are filterable keywords in the vector store."""
+ATTRIBUTE_FIELDS: tuple[str, ...] = (*KEYWORD_FIELDS, "year", NAME_FIELD)
+"""Every catalog attribute a product may carry; any of them may be absent."""
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be read; the message names the input and the fix."""
+
+
+@dataclass(frozen=True)
+class Product:
+    """One catalog product: its id, the attributes it has, and its image bytes."""
+
+    id: int
+    attributes: dict[str, str | int] = field(default_factory=dict)
+    image: bytes | None = None
+
+    @property
+    def display_name(self) -> str:
+        name = self.attributes.get(NAME_FIELD)
+        if name:
+            return str(name)
+        parts = [self.attributes.get(k) for k in ("gender", "baseColour", "articleType", "subCategory")]
+        return " ".join(str(p) for p in parts if p) or f"product {self.id}"
+
+
+class ProductTable(Protocol):
+    """A sized, indexable collection of products (safe to share with DataLoader workers)."""
+
+    name: str
+    column_names: list[str]
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Product: ...
+
+
+def _clean_attribute(key: str, value: Any) -> str | int | None:
+    if value is None:
+        return None
+    if key == "year":
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+    text = str(value).strip()
+    return text or None
+
+
+def _product_id(value: Any, source: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DatasetError(f"dataset {source}: product id {value!r} is not an integer; ids must be whole numbers") from None
+
+
+def _attributes(row: dict[str, Any]) -> dict[str, str | int]:
+    attrs: dict[str, str | int] = {}
+    for key in ATTRIBUTE_FIELDS:
+        value = _clean_attribute(key, row.get(key))
+        if value is not None:
+            attrs[key] = value
+    return attrs
+
+
+def _require_columns(source: str, columns: Sequence[str]) -> None:
+    missing = [c for c in (ID_COLUMN, IMAGE_COLUMN) if c not in columns]
+    if missing:
+        raise DatasetError(
+            f"dataset {source} has no {' or '.join(repr(m) for m in missing)} column "
+            f"(columns found: {', '.join(columns) or 'none'}); it needs 'id' and 'image'"
+        )
+
+
+class HuggingFaceProducts:
+    """Products from a ``datasets.Dataset`` (hub id or local parquet), images undecoded."""
+
+    def __init__(self, dataset: Any, name: str) -> None:
+        import datasets
+
+        _require_columns(name, dataset.column_names)
+        if isinstance(dataset.features.get(IMAGE_COLUMN), datasets.Image):
+            dataset = dataset.cast_column(IMAGE_COLUMN, datasets.Image(decode=False))
+        self.dataset = dataset
+        self.name = name
+        self.column_names = list(dataset.column_names)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Product:
+        row = self.dataset[int(index)]
+        image = row.get(IMAGE_COLUMN)
+        data = image.get("bytes") if isinstance(image, dict) else image
+        if data is None and isinstance(image, dict) and image.get("path"):
+            path = Path(image["path"])
+            data = path.read_bytes() if path.is_file() else None
+        return Product(_product_id(row[ID_COLUMN], self.name), _attributes(row), data if isinstance(data, bytes) else None)
+
+    def select(self, count: int) -> "HuggingFaceProducts":
+        return HuggingFaceProducts(self.dataset.select(range(count)), self.name)
+
+
+class KaggleProducts:
+    """Products from a Kaggle-layout folder: ``styles.csv`` plus ``images/<id>.jpg``."""
+
+    def __init__(self, folder: Path, rows: list[dict[str, str]] | None = None) -> None:
+        self.folder = folder
+        self.name = str(folder)
+        if rows is None:
+            rows, columns = self._read_styles(folder / "styles.csv")
+        else:
+            columns = list(rows[0]) if rows else []
+        self.rows = rows
+        self.column_names = [*columns, IMAGE_COLUMN]
+        if ID_COLUMN not in columns:
+            _require_columns(self.name, columns)
+
+    @staticmethod
+    def _read_styles(path: Path) -> tuple[list[dict[str, str]], list[str]]:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            rows = []
+            for cells in reader:
+                if not cells:
+                    continue
+                # The Kaggle file has display names with unquoted commas: the
+                # extra cells belong to the last column.
+                if len(cells) > len(header):
+                    cells = [*cells[: len(header) - 1], ",".join(cells[len(header) - 1 :])]
+                rows.append(dict(zip(header, cells)))
+        return rows, header
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> Product:
+        row = self.rows[int(index)]
+        product_id = _product_id(row[ID_COLUMN], self.name)
+        path = self.folder / "images" / f"{product_id}.jpg"
+        data = path.read_bytes() if path.is_file() else None
+        return Product(product_id, _attributes(row), data)
+
+    def select(self, count: int) -> "KaggleProducts":
+        return KaggleProducts(self.folder, self.rows[:count])
+
+
+def _load_hf(source: str) -> Any:
+    import datasets
+
+    path = Path(source)
+    try:
+        if path.is_file() and path.suffix == ".parquet":
+            return datasets.load_dataset("parquet", data_files=str(path), split="train")
+        if path.is_dir():
+            files = sorted(str(p) for p in path.rglob("*.parquet"))
+            if not files:
+                raise DatasetError(
+                    f"dataset folder {source} holds neither styles.csv nor parquet files; "
+                    "pass a parquet folder, a Kaggle folder (styles.csv + images/) or a hub id"
+                )
+            return datasets.load_dataset("parquet", data_files=files, split="train")
+        return datasets.load_dataset(source, split="train")
+    except DatasetError:
+        raise
+    except Exception as error:  # hub unreachable, unknown id, unreadable parquet
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DatasetError(
+            f"could not load dataset {source!r} ({first}); check the hub id and the network, "
+            "or pass a local parquet or Kaggle folder with --dataset"
+        ) from None
+
+
+def open_products(source: str, limit: int | None = None) -> HuggingFaceProducts | KaggleProducts:
+    """Open a dataset given as a Kaggle folder, a parquet file or folder, or a hub id."""
+    if limit is not None and limit < 1:
+        raise DatasetError(f"--limit {limit} selects no products; give a positive number or leave it out")
+    path = Path(source)
+    table: HuggingFaceProducts | KaggleProducts
+    if path.is_dir() and (path / "styles.csv").is_file():
+        table = KaggleProducts(path)
+    else:
+        table = HuggingFaceProducts(_load_hf(source), source)
+    if limit is not None and limit < len(table):
+        table = table.select(limit)
+    return table
+
+
+def iter_products(table: ProductTable) -> Iterator[Product]:
+    for index in range(len(table)):
+        yield table[index]
