@@ -15,6 +15,7 @@ happens later, per product, so one broken image never stops a whole run.
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,8 @@ class ProductTable(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: int) -> Product: ...
+
+    def ids(self) -> list[int]: ...
 
 
 def _clean_attribute(key: str, value: Any) -> str | int | None:
@@ -131,6 +134,10 @@ class HuggingFaceProducts:
             data = path.read_bytes() if path.is_file() else None
         return Product(_product_id(row[ID_COLUMN], self.name), _attributes(row), data if isinstance(data, bytes) else None)
 
+    def ids(self) -> list[int]:
+        """Every product id, in row order, without decoding any image."""
+        return [_product_id(value, self.name) for value in self.dataset[ID_COLUMN]]
+
     def select(self, count: int) -> "HuggingFaceProducts":
         return HuggingFaceProducts(self.dataset.select(range(count)), self.name)
 
@@ -176,8 +183,43 @@ class KaggleProducts:
         data = path.read_bytes() if path.is_file() else None
         return Product(product_id, _attributes(row), data)
 
+    def ids(self) -> list[int]:
+        """Every product id, in row order."""
+        return [_product_id(row[ID_COLUMN], self.name) for row in self.rows]
+
     def select(self, count: int) -> "KaggleProducts":
         return KaggleProducts(self.folder, self.rows[:count])
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connect (skips minutes of retries when it cannot)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    endpoint = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def _offline_hub() -> Iterator[None]:
+    """Use only the local Hugging Face cache while inside (no network retries)."""
+    import datasets
+    from huggingface_hub import constants
+
+    saved = (constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE)
+    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
 def _load_hf(source: str) -> Any:
@@ -195,7 +237,10 @@ def _load_hf(source: str) -> Any:
                     "pass a parquet folder, a Kaggle folder (styles.csv + images/) or a hub id"
                 )
             return datasets.load_dataset("parquet", data_files=files, split="train")
-        return datasets.load_dataset(source, split="train")
+        if hub_reachable():
+            return datasets.load_dataset(source, split="train")
+        with _offline_hub():  # the hub is unreachable: a cached copy still loads
+            return datasets.load_dataset(source, split="train")
     except DatasetError:
         raise
     except Exception as error:  # hub unreachable, unknown id, unreadable parquet
