@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, create_engine, delete, event, func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.datasets import ATTRIBUTE_FIELDS
@@ -127,12 +127,20 @@ class Catalog:
             self.engine = create_engine(url)
             if self.engine.dialect.name == "sqlite":
                 _sqlite_pragmas(self.engine)
-            Base.metadata.create_all(self.engine)
+            self._create_tables()
         except (SQLAlchemyError, OSError) as error:
             reason = str(error).splitlines()[0]
             raise CatalogError(
                 f"cannot open the catalog database {url} ({reason}); check DATABASE_URL or --data-dir"
             ) from None
+
+    def _create_tables(self) -> None:
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as error:  # another process created them between check and create
+            if "already exists" not in str(error):
+                raise
+            Base.metadata.create_all(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
