@@ -90,11 +90,12 @@ def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
     if not rows:
         print("no collections yet: run `python -m ingest --model lite --dataset PATH` to make one")
     for row in rows:
-        weights = (row["weights_sha256"] or "-")[:12]
+        model = f"{row['model']}/{row['pretrained']}" if row["pretrained"] else row["model"]
+        weights = f"weights {row['weights_sha256'][:12]}" if row["weights_sha256"] else "base weights"
         state = "" if row["last_run_finished"] else " (last run interrupted: run ingest again to finish)"
         print(
-            f"{row['collection']}: {row['products']} products, {row['vectors']} vectors, model {row['model']}"
-            f" ({row['pretrained'] or 'fine-tuned'}), weights {weights}, backend {row['backend']}{state}"
+            f"{row['collection']}: {row['products']} products, {row['vectors']} vectors, "
+            f"model {model} ({weights}), backend {row['backend']}{state}"
         )
 
 

@@ -61,7 +61,8 @@ def test_ingest_then_again_adds_nothing(capsys: pytest.CaptureFixture[str], parq
 
     code, out, _ = _run(capsys, *args)
     assert code == 0 and "ingested 0, skipped 60" in out
-    assert _status(capsys, tmp_path)["vectors"] == 60
+    code, out, _ = _run(capsys, "--status", "--data-dir", str(tmp_path), "--qdrant", "edge")
+    assert out == "fashion_products: 60 products, 60 vectors, model tiny-test (base weights), backend edge\n"
 
 
 def test_kaggle_layout_and_limit(capsys: pytest.CaptureFixture[str], kaggle_dataset: Path, tmp_path: Path) -> None:
