@@ -124,10 +124,15 @@ def run_ingest(args: argparse.Namespace) -> int:
     name = args.model or DEFAULT_MODEL
     pretrained = args.pretrained or (DEFAULT_PRETRAINED if name == DEFAULT_MODEL and not args.weights else None)
     model = load_model(name, pretrained, weights=args.weights, device=str(device))
-    table = open_products(args.dataset, args.limit)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    catalog = Catalog(settings.catalog_url)
     store = open_store(settings)
+    try:
+        store.collection_exists(settings.collection)  # fails now if another process holds the store
+        table = open_products(args.dataset, args.limit)
+        catalog = Catalog(settings.catalog_url)
+    except BaseException:
+        store.close()
+        raise
     options = IngestOptions(
         collection=settings.collection,
         dataset=args.dataset,

