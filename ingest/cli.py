@@ -10,6 +10,7 @@ from typing import Any
 
 from shared.catalog import Catalog, CatalogError
 from shared.datasets import DatasetError, open_products
+from shared.runtime import tune_allocator
 from shared.settings import DEFAULT_DATASET, Settings
 from shared.vector_store import StoreError, VectorStore, open_store
 
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from shared.weights import WeightsError
 
     args = build_parser().parse_args(argv)
+    tune_allocator()
     if args.batch_size < 1:
         build_parser().error(f"--batch-size {args.batch_size}: give a positive number")
     expected = (DatasetError, CatalogError, StoreError, IngestError, ModelLoadError, WeightsError, ImageError, DeviceError)
