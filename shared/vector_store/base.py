@@ -1,0 +1,301 @@
+"""The vector-store contract shared by every backend: models, errors, filters, BM25.
+
+Both backends (embedded Qdrant Edge and a Qdrant server through qdrant-client) store
+one collection per catalog with a dense cosine vector ``image`` (the product's image
+embedding) and a sparse vector ``name_bm25`` (its display name, BM25-encoded here so
+both backends tokenize alike). Filters are plain mappings, validated in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Optional, TypeAlias, Union
+
+import numpy as np
+
+from shared.datasets import KEYWORD_FIELDS
+
+DENSE_VECTOR = "image"
+SPARSE_VECTOR = "name_bm25"
+YEAR_FIELD = "year"
+FILTER_FIELDS: tuple[str, ...] = (*KEYWORD_FIELDS, YEAR_FIELD)
+"""Payload fields that can be filtered and faceted (each has a payload index)."""
+RRF_K = 60
+"""Reciprocal-rank-fusion constant used by hybrid (keyword) search in both backends."""
+HYBRID_PREFETCH_MIN = 100
+"""Each hybrid prefetch stage fetches at least this many candidates before fusion."""
+
+FilterValue: TypeAlias = Union[str, int, Sequence[Union[str, int]], tuple[Optional[int], Optional[int]], None]
+Filters: TypeAlias = Mapping[str, FilterValue]
+"""Field -> one value, or a list of accepted values; ``"year"`` -> (min | None, max | None)."""
+
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class StoreError(RuntimeError):
+    """A vector-store operation that failed; the message names the cause and the fix."""
+
+
+class StoreUnavailableError(StoreError):
+    """The configured Qdrant server does not answer."""
+
+
+class StoreLockedError(StoreError):
+    """The embedded store is held by another process."""
+
+
+class FilterError(StoreError, ValueError):
+    """A filter naming an unknown field or holding a value of the wrong shape."""
+
+
+@dataclass(frozen=True)
+class VectorPoint:
+    """One product to store: id, image embedding, payload, and display name for BM25."""
+
+    id: int
+    vector: np.ndarray
+    payload: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoredHit:
+    """One search result: product id, score (higher is better) and stored payload."""
+
+    id: int
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One validated filter condition: a set of accepted values, or an inclusive range."""
+
+    field: str
+    values: tuple[str | int, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def accepts(self, payload: Mapping[str, Any]) -> bool:
+        """Whether a payload satisfies this condition (used for fallbacks and checks)."""
+        value = payload.get(self.field)
+        if value is None:
+            return False
+        if self.values is not None:
+            return value in self.values
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
+
+
+def check_filter_field(field_name: str) -> None:
+    """Raise FilterError unless field_name is a filterable payload field."""
+    if field_name not in FILTER_FIELDS:
+        raise FilterError(
+            f"unknown filter field {field_name!r}; allowed fields: {', '.join(FILTER_FIELDS)}"
+        )
+
+
+def _year_bound(value: object, which: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise FilterError(f"year filter {which} must be an integer or None, got {value!r}")
+    return int(value)
+
+
+def _normalize_one(field_name: str, value: object) -> Condition | None:
+    check_filter_field(field_name)
+    if value is None:
+        return None
+    if field_name == YEAR_FIELD and isinstance(value, tuple):
+        if len(value) != 2:
+            raise FilterError(f"year range must be (min | None, max | None), got {value!r}")
+        low, high = _year_bound(value[0], "min"), _year_bound(value[1], "max")
+        if low is None and high is None:
+            return None
+        return Condition(field_name, minimum=low, maximum=high)
+    items: list[object] = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    if not items:
+        return None  # an empty selection means "no constraint", as in a cleared multi-select
+    if field_name == YEAR_FIELD:
+        return Condition(field_name, values=tuple(_year_bound(v, "value") for v in items))  # type: ignore[misc]
+    if not all(isinstance(v, str) for v in items):
+        raise FilterError(f"filter {field_name!r} takes strings, got {value!r}")
+    return Condition(field_name, values=tuple(items))  # type: ignore[arg-type]
+
+
+def normalize_filters(filters: Filters | None) -> list[Condition]:
+    """Validate a filter mapping into conditions; None / empty values impose nothing."""
+    if not filters:
+        return []
+    if not isinstance(filters, Mapping):
+        raise FilterError(f"filters must be a mapping of field -> value, got {type(filters).__name__}")
+    conditions = [_normalize_one(str(name), value) for name, value in filters.items()]
+    return [c for c in conditions if c is not None]
+
+
+def payload_matches(payload: Mapping[str, Any], filters: Filters | None) -> bool:
+    """Whether a payload satisfies every condition of a filter mapping."""
+    return all(c.accepts(payload) for c in normalize_filters(filters))
+
+
+def check_collection_name(name: str) -> str:
+    """Return name if it is a safe collection name (also a folder name), else raise."""
+    if not isinstance(name, str) or not _COLLECTION_NAME.match(name):
+        raise StoreError(
+            f"invalid collection name {name!r}; use letters, digits, '_', '.', '-' (max 128)"
+        )
+    return name
+
+
+def as_matrix(points_or_vectors: Sequence[np.ndarray] | np.ndarray, dim: int | None, what: str) -> np.ndarray:
+    """Stack vectors into a float32 (n, dim) matrix, checking the dimension."""
+    matrix = np.asarray(points_or_vectors, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2:
+        raise StoreError(f"{what} must be 1-D vectors, got shape {matrix.shape}")
+    if dim is not None and matrix.shape[1] != dim:
+        raise StoreError(
+            f"{what} have dimension {matrix.shape[1]} but the collection stores {dim}; "
+            "re-create the collection for this model"
+        )
+    if not np.all(np.isfinite(matrix)):
+        raise StoreError(f"{what} contain NaN or infinite values")
+    return matrix
+
+
+def check_point_ids(points: Sequence[VectorPoint]) -> list[int]:
+    """Point ids as ints; raise unless every id is a non-negative integer."""
+    ids: list[int] = []
+    for point in points:
+        pid = point.id
+        if isinstance(pid, bool) or not isinstance(pid, (int, np.integer)) or pid < 0:
+            raise StoreError(f"point id must be a non-negative integer, got {pid!r}")
+        ids.append(int(pid))
+    return ids
+
+
+@lru_cache(maxsize=1)
+def _bm25() -> Any:
+    from qdrant_edge import Bm25
+
+    return Bm25()
+
+
+def bm25_document(text: str | None) -> tuple[list[int], list[float]] | None:
+    """BM25 document encoding (indices, values) of a display name; None if it has no tokens."""
+    if not text:
+        return None
+    sparse = _bm25().embed_document(text)
+    return (list(sparse.indices), list(sparse.values)) if sparse.indices else None
+
+
+def bm25_query(text: str | None) -> tuple[list[int], list[float]] | None:
+    """BM25 query encoding (each unique token weight 1); None if it has no tokens."""
+    if not text or not text.strip():
+        return None
+    sparse = _bm25().embed_query(text)
+    return (list(sparse.indices), list(sparse.values)) if sparse.indices else None
+
+
+def check_top_k(top_k: int, offset: int = 0) -> None:
+    """Raise unless top_k >= 1 and offset >= 0."""
+    if top_k < 1:
+        raise StoreError(f"top_k must be at least 1, got {top_k}")
+    if offset < 0:
+        raise StoreError(f"offset must be non-negative, got {offset}")
+
+
+class VectorStore(ABC):
+    """A Qdrant-backed store of product vectors, one collection per catalog."""
+
+    backend: str
+    """``"edge"`` (embedded Qdrant Edge) or ``"server"`` (qdrant-client)."""
+
+    @abstractmethod
+    def collection_exists(self, name: str) -> bool:
+        """Whether a collection of that name exists."""
+
+    @abstractmethod
+    def create_collection(self, name: str, dim: int) -> None:
+        """Create an empty collection (replacing any of that name): cosine ``image``, BM25 ``name_bm25``."""
+
+    @abstractmethod
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection and its data; no error if it does not exist."""
+
+    @abstractmethod
+    def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        """Insert or replace points by id; durable once this returns."""
+
+    @abstractmethod
+    def all_ids(self, name: str) -> set[int]:
+        """Every point id in the collection."""
+
+    @abstractmethod
+    def count(self, name: str, filters: Filters | None = None) -> int:
+        """Exact number of points matching the filters."""
+
+    @abstractmethod
+    def vector_size(self, name: str) -> int | None:
+        """Dimension of the collection's ``image`` vector, or None if it does not exist."""
+
+    @abstractmethod
+    def search(
+        self,
+        name: str,
+        vector: np.ndarray,
+        *,
+        top_k: int = 10,
+        filters: Filters | None = None,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        keyword_query: str | None = None,
+    ) -> list[ScoredHit]:
+        """Nearest products by cosine score (desc); with keyword_query, RRF-fused with BM25 on names.
+
+        score_threshold applies to the cosine score (for hybrid search: to the dense candidates).
+        """
+
+    @abstractmethod
+    def search_batch(
+        self, name: str, vectors: Sequence[np.ndarray] | np.ndarray, *, top_k: int = 10, filters: Filters | None = None
+    ) -> list[list[ScoredHit]]:
+        """One ``search`` per vector, run as one batch."""
+
+    @abstractmethod
+    def recommend(
+        self,
+        name: str,
+        positive_ids: Iterable[int],
+        negative_ids: Iterable[int] = (),
+        *,
+        top_k: int = 10,
+        filters: Filters | None = None,
+        offset: int = 0,
+    ) -> list[ScoredHit]:
+        """Products like the positives (average-vector strategy), never the example ids themselves."""
+
+    @abstractmethod
+    def facet_counts(self, name: str, field: str, filters: Filters | None = None) -> dict[str | int, int]:
+        """Exact count of points per value of a filterable field, among points matching filters."""
+
+    @abstractmethod
+    def retrieve_vectors(self, name: str, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """Stored (unit-normalized) ``image`` vectors of the ids that exist."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files, locks and connections; idempotent."""
+
+    def __enter__(self) -> "VectorStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
