@@ -1,0 +1,89 @@
+"""``python -m finetune``: command-line options mapped onto TrainConfig (model-specific recipe defaults)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from finetune.config import DEFAULT_DATASET, DEFAULT_MODEL, LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
+
+DESCRIPTION = """Fine-tune a CLIP model on fashion products (contrastive image-caption training).
+
+Writes checkpoints/clip_fashion_epoch{N}.pt every epoch (epoch 0 = the starting weights),
+checkpoints/train_log.jsonl, and models/clip_fashion_final.pt (the best epoch by validation
+display-name R@10) under --output-dir; use the final file with `python -m ingest --weights`.
+"""
+
+EPILOG = f"""recommended CPU recipe (the defaults for --model lite): {", ".join(f"{k}={v}" for k, v in LITE_RECIPE.items())}
+  python -m finetune --model lite --dataset ../shared/data/fashion-products-19k --output-dir .
+original design (batch 4, lr 1e-6):
+  python -m finetune --batch-size 4 --lr 1e-6 --epochs 5
+"""
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() in ("none", "all", "0") else int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m finetune", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = TrainConfig()
+    m = p.add_argument_group("model and data")
+    m.add_argument("--model", default=DEFAULT_MODEL, help=f"model name: {DEFAULT_MODEL} (default), lite, tiny-test or any open_clip name")
+    m.add_argument("--pretrained", default=None, help="pretrained tag (default: the model's usual weights: openai for ViT-B-32-quickgelu, ImageNet + MiniLM towers for lite)")
+    m.add_argument("--weights", default=None, help="continue from this weights file (its architecture must match --model)")
+    m.add_argument("--dataset", default=DEFAULT_DATASET, help=f"hub id, parquet file/folder or Kaggle folder (default: {DEFAULT_DATASET})")
+    m.add_argument("--subset-size", type=_optional_int, default=None, help="use only the first N products (default: all)")
+    m.add_argument("--val-fraction", type=float, default=None, help=f"share of display names held out for validation (default: {d.val_fraction})")
+    t = p.add_argument_group("optimisation")
+    t.add_argument("--epochs", type=int, default=None, help=f"epochs (default: {d.epochs}; lite: {LITE_RECIPE['epochs']})")
+    t.add_argument("--batch-size", type=int, default=None, help=f"batch size per step (default: {d.batch_size}; lite: {LITE_RECIPE['batch_size']})")
+    t.add_argument("--lr", type=float, default=None, help="one learning rate for every parameter group (overridden by the per-group flags)")
+    t.add_argument("--lr-image", type=float, default=None, help=f"image tower learning rate (default: {d.lr_image})")
+    t.add_argument("--lr-text", type=float, default=None, help=f"text tower learning rate (default: {d.lr_text})")
+    t.add_argument("--lr-projection", type=float, default=None, help=f"projection heads and temperature learning rate (default: {d.lr_projection})")
+    t.add_argument("--weight-decay", type=float, default=None, help=f"AdamW weight decay, off for norms, biases and the temperature (default: {d.weight_decay})")
+    t.add_argument("--warmup", type=float, default=None, dest="warmup_fraction", help=f"warmup as a fraction of all steps (default: {d.warmup_fraction})")
+    t.add_argument("--schedule", choices=SCHEDULES, default=None, help="learning-rate schedule after warmup (default: cosine)")
+    t.add_argument("--precision", choices=PRECISIONS, default=None, help="autocast precision (default: fp32)")
+    t.add_argument("--grad-checkpointing", action="store_true", default=None, help="recompute activations in backward to save memory")
+    t.add_argument("--accum-freq", type=int, default=None, help="micro-batches per step; features are cached so the whole effective batch is negatives")
+    t.add_argument("--lock-image", action="store_true", default=None, help="freeze the whole image tower (LiT); its features are computed once")
+    t.add_argument("--unlock-last-blocks", type=int, default=None, help="freeze the image tower except its last N blocks and the projection")
+    t.add_argument("--no-feature-cache", dest="cache_image_features", action="store_false", default=None, help="recompute the frozen image prefix every step")
+    t.add_argument("--feature-cache-dir", default=None, help="keep the frozen image prefix's features here between runs")
+    r = p.add_argument_group("run")
+    r.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    r.add_argument("--seed", type=int, default=None, help=f"seed for the split, shuffling and captions (default: {d.seed})")
+    r.add_argument("--output-dir", default=None, help="where checkpoints/ and models/ are written (default: .)")
+    r.add_argument("--resume", action="store_true", default=None, help="continue the interrupted run in --output-dir")
+    r.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE", help="stop after PATIENCE epochs without a better validation R@10")
+    r.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: 0)")
+    r.add_argument("--quiet", dest="progress", action="store_false", default=None, help="no progress bars")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig defaults, then the model's recipe, then every flag given explicitly."""
+    values: dict[str, Any] = recipe_for(args.model)
+    if args.lr is not None:
+        values.update(lr_image=args.lr, lr_text=args.lr, lr_projection=args.lr)
+    explicit = {k: v for k, v in vars(args).items() if v is not None and k != "lr"}
+    values.update(explicit)
+    return TrainConfig(**values)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    from finetune.train import train  # heavy imports after --help
+
+    try:
+        train(config)
+    except (ValueError, OSError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

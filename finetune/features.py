@@ -1,0 +1,77 @@
+"""The frozen image prefix's outputs, computed once per run (optionally kept on disk between runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from finetune.config import TrainConfig
+from finetune.data import DecodedProducts
+from finetune.towers import ImageTowerSplit
+from shared.models import LoadedModel
+
+
+def _cache_key(loaded: LoadedModel, products: DecodedProducts, config: TrainConfig) -> str:
+    spec = {
+        "model": loaded.name,
+        "pretrained": loaded.pretrained,
+        "weights": loaded.weights_sha256,
+        "lock_image": config.lock_image,
+        "unlock_last_blocks": config.unlock_last_blocks,
+        "ids": hashlib.sha256(json.dumps(products.ids).encode()).hexdigest(),
+        "images": len(products),
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+PREFIX_CHUNK = 4
+"""Images per forward pass of the frozen prefix. Large CNN batches at 224 px allocate activations above
+glibc's 32 MB mmap threshold, so every batch page-faults gigabytes afresh: measured on this 2-core CPU,
+chunks of 4 run 5x faster than batches of 64 (35 vs 7 img/s, one thread), with the same outputs."""
+
+
+def chunked_forward(function: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, chunk: int = PREFIX_CHUNK) -> torch.Tensor:
+    """``function`` applied to ``inputs`` a few rows at a time (see PREFIX_CHUNK)."""
+    return torch.cat([function(inputs[i : i + chunk]) for i in range(0, inputs.shape[0], chunk)])
+
+
+@torch.no_grad()
+def compute_prefix(
+    loaded: LoadedModel, split: ImageTowerSplit, products: DecodedProducts, device: torch.device,
+    batch_size: int = 128, progress: bool = True,
+) -> torch.Tensor:
+    """``split.prefix`` of every product image (eval transform, frozen modules in eval mode)."""
+    modes = [(m, m.training) for m in split.frozen_modules]
+    for module, _ in modes:
+        module.eval()
+    try:
+        outputs = []
+        for start in tqdm(range(0, len(products), batch_size), desc="cache image features", unit="batch", disable=not progress, leave=False):
+            images = torch.stack([loaded.image_transform(img) for img in products.images[start : start + batch_size]])
+            outputs.append(chunked_forward(split.prefix, images.to(device)).float().cpu())
+    finally:
+        for module, mode in modes:
+            module.train(mode)
+    return torch.cat(outputs)
+
+
+def cached_prefix(
+    loaded: LoadedModel, split: ImageTowerSplit, products: DecodedProducts, device: torch.device,
+    config: TrainConfig, progress: bool = True,
+) -> torch.Tensor:
+    """The prefix outputs for all products, read from / written to ``config.feature_cache_dir`` when set."""
+    path = Path(config.feature_cache_dir) / f"image_prefix_{_cache_key(loaded, products, config)}.pt" if config.feature_cache_dir else None
+    if path is not None and path.is_file():
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(cached, torch.Tensor) and cached.shape[0] == len(products):
+            return cached.to(device)
+    features = compute_prefix(loaded, split, products, device, config.eval_batch_size, progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(features, path)
+    return features.to(device)

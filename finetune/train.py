@@ -1,0 +1,288 @@
+"""The fine-tuning loop: AdamW per tower, warmup + cosine, autocast, feature-cached accumulation,
+per-epoch validation, best-by-R@10 checkpoints, early stopping and resume."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from finetune.checkpoints import (
+    BEST_NAME,
+    STATE_NAME,
+    TrainState,
+    append_log,
+    ensure_writable,
+    epoch_path,
+    load_state_into,
+    save_checkpoint,
+)
+from finetune.config import TrainConfig
+from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, collate, decode_products, split_by_display_name
+from finetune.features import cached_prefix
+from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
+from finetune.metrics import encode_labels, ranking_metrics
+from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
+from finetune.towers import ImageTowerSplit, lock_image_tower, set_frozen_eval, split_image_tower
+from shared.datasets import open_products
+from shared.embedding import resolve_device
+from shared.models import LoadedModel, config_name, load_model
+from shared.weights import WeightsError, read_weights
+
+SELECTION_METRIC = "R@10"
+
+
+@dataclass
+class TrainResult:
+    """The trained model (best epoch's weights loaded) and where its files are."""
+
+    loaded: LoadedModel
+    final_path: str
+    best_epoch: int
+    best_metrics: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class PairEncoder:
+    """Normalised image and text features under the run's precision."""
+
+    def __init__(self, loaded: LoadedModel, split: ImageTowerSplit | None, device: torch.device, precision: str) -> None:
+        self.loaded, self.split, self.device = loaded, split, device
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.autocast: Callable[[], contextlib.AbstractContextManager[Any]] = (
+            (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+        )
+
+    def images(self, inputs: torch.Tensor) -> torch.Tensor:
+        with self.autocast():
+            features = self.split.suffix(inputs) if self.split else self.loaded.model.encode_image(inputs)
+        return F.normalize(features.float(), dim=-1)
+
+    def texts(self, captions: Sequence[str]) -> torch.Tensor:
+        tokens = self.loaded.tokenizer(list(captions)).to(self.device)
+        with self.autocast():
+            features = self.loaded.model.encode_text(tokens)
+        return F.normalize(features.float(), dim=-1)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _epoch_batches(count: int, effective_batch: int, seed: int, epoch: int) -> list[list[int]]:
+    """A seeded permutation cut into full effective batches (one smaller batch if the set is tiny)."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1000 + epoch)).tolist()
+    if count < effective_batch:
+        return [order]
+    return [order[i : i + effective_batch] for i in range(0, count - effective_batch + 1, effective_batch)]
+
+
+def _step(
+    encoder: PairEncoder, micro_batches: list[tuple[torch.Tensor, list[str]]], device: torch.device
+) -> float:
+    """One optimisation step's forward/backward; with several micro-batches, cache features so the
+    whole effective batch serves as negatives (open_clip ``--accum-freq``)."""
+    logit_scale = encoder.loaded.model.logit_scale
+    captions = [c for _, batch_captions in micro_batches for c in batch_captions]
+    groups = caption_groups(captions, device)
+    if len(micro_batches) == 1:
+        inputs, batch_captions = micro_batches[0]
+        loss = contrastive_loss(encoder.images(inputs.to(device)), encoder.texts(batch_captions), logit_scale, groups)
+        loss.backward()
+        return float(loss.detach())
+    with torch.no_grad():
+        cached = [(encoder.images(x.to(device)), encoder.texts(c)) for x, c in micro_batches]
+    loss_value = 0.0
+    for index, (inputs, batch_captions) in enumerate(micro_batches):
+        image_features = [f for f, _ in cached]
+        text_features = [t for _, t in cached]
+        image_features[index] = encoder.images(inputs.to(device))
+        text_features[index] = encoder.texts(batch_captions)
+        # the temperature's gradient is taken once, not once per micro-batch
+        scale = logit_scale if index == 0 else logit_scale.detach()
+        loss = contrastive_loss(torch.cat(image_features), torch.cat(text_features), scale, groups)
+        loss.backward()
+        loss_value = float(loss.detach())
+    return loss_value
+
+
+@torch.no_grad()
+def validate(
+    encoder: PairEncoder,
+    products: DecodedProducts,
+    val_indices: Sequence[int],
+    image_inputs: Callable[[Sequence[int]], torch.Tensor],
+    batch_size: int,
+) -> dict[str, float]:
+    """Display-name retrieval on the validation gallery: R@1, R@10, MRR@10."""
+    if not val_indices:
+        return {}
+    model = encoder.loaded.model
+    was_training = model.training
+    model.eval()
+    try:
+        images = torch.cat(
+            [encoder.images(image_inputs(val_indices[i : i + batch_size]).to(encoder.device)) for i in range(0, len(val_indices), batch_size)]
+        )
+        names = [products.display_name(i) for i in val_indices]
+        gallery_labels, distinct = encode_labels(names)
+        texts = torch.cat([encoder.texts([str(n) for n in distinct[i : i + batch_size]]) for i in range(0, len(distinct), batch_size)])
+        metrics = ranking_metrics(texts.cpu(), np.arange(len(distinct)), images.cpu(), gallery_labels, recall_at=(1, 10), mrr_at=10)
+    finally:
+        model.train(was_training)
+    return {k: v for k, v in metrics.items() if k in ("R@1", "R@10", "MRR@10", "Hit@10")}
+
+
+def _load(config: TrainConfig, device: torch.device) -> LoadedModel:
+    if config.weights:
+        stored = read_weights(config.weights).model_name
+        if stored is not None and config_name(stored) != config_name(config.model):
+            raise WeightsError(
+                f"--weights {config.weights} hold a {stored} model, not {config.model}; pass --model {stored} or weights of {config.model}"
+            )
+        return load_model(config.model, config.pretrained, weights=config.weights, device=str(device))
+    return load_model(config.model, config.pretrained, device=str(device))
+
+
+def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainResult:
+    """Run one fine-tuning; ``stop_after_epoch`` simulates an interruption (tests of --resume)."""
+    config.validate()
+    ensure_writable(config.checkpoint_dir)
+    ensure_writable(config.model_dir)
+    device = resolve_device(config.device)
+    _seed_everything(config.seed)
+    started = time.perf_counter()
+
+    table = open_products(config.dataset)
+    products = decode_products(table, config.subset_size, progress=config.progress)
+    train_idx, val_idx = split_by_display_name(
+        [products.display_name(i) for i in range(len(products))], config.val_fraction, config.seed
+    )
+    loaded = _load(config, device)
+    model = loaded.model.to(device)
+    trainable_image = lock_image_tower(model, config.lock_image, config.unlock_last_blocks)
+    if config.grad_checkpointing and hasattr(model, "set_grad_checkpointing"):
+        model.set_grad_checkpointing(True)
+    split = split_image_tower(model, config.lock_image, config.unlock_last_blocks) if config.cache_image_features else None
+    encoder = PairEncoder(loaded, split, device, config.precision)
+
+    train_captions = CaptionedImages(products, train_idx, loaded.train_transform, seed=config.seed)
+    dataset: Dataset[Any]
+    if split is not None:
+        cache = cached_prefix(loaded, split, products, device, config, progress=config.progress)
+        train_features = cache[torch.as_tensor(train_idx, dtype=torch.long)]
+        dataset = CaptionedFeatures(train_features, train_captions)
+        image_inputs: Callable[[Sequence[int]], torch.Tensor] = lambda idx: cache[torch.as_tensor(list(idx), dtype=torch.long)]
+    else:
+        dataset = train_captions
+        image_inputs = lambda idx: torch.stack([loaded.image_transform(products.images[i]) for i in idx])
+
+    effective_batch = config.batch_size * config.accum_freq
+    steps_per_epoch = len(_epoch_batches(len(train_idx), effective_batch, config.seed, 0))
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = round(config.warmup_fraction * total_steps)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.learning_rates, config.weight_decay), betas=(0.9, 0.98), eps=1e-6)
+    base_rates = [g["lr"] for g in optimizer.param_groups]
+
+    state = TrainState()
+    state_path = config.checkpoint_dir / STATE_NAME
+    if config.resume:
+        state = TrainState.load(state_path)
+        load_state_into(model, epoch_path(config.checkpoint_dir, state.epoch))
+        if state.optimizer is not None:
+            optimizer.load_state_dict(state.optimizer)
+        if state.torch_rng is not None:
+            torch.set_rng_state(state.torch_rng)
+    elif config.log_path.exists():
+        config.log_path.unlink()
+
+    metadata_base = {"training": config.to_dict(), "train_size": len(train_idx), "val_size": len(val_idx),
+                     "trainable_image_parameters": trainable_image, "dataset": str(config.dataset)}
+    if not config.resume:  # the exact starting point, the base for WiSE-FT interpolation
+        save_checkpoint(epoch_path(config.checkpoint_dir, 0), loaded, {**metadata_base, "epoch": 0})
+    first_epoch = state.epoch + 1
+    for epoch in range(first_epoch, config.epochs + 1):
+        if config.early_stopping and state.bad_epochs >= config.early_stopping:
+            break
+        epoch_start = time.perf_counter()
+        train_captions.epoch = epoch
+        model.train()
+        if split is not None:
+            set_frozen_eval(split.frozen_modules)
+        batches = _epoch_batches(len(train_idx), effective_batch, config.seed, epoch)
+        loader = DataLoader(dataset, batch_sampler=[b[i : i + config.batch_size] for b in batches for i in range(0, len(b), config.batch_size)],
+                            num_workers=config.num_workers, collate_fn=collate)
+        micro_iter: Iterator[tuple[torch.Tensor, list[str]]] = iter(loader)
+        losses: list[float] = []
+        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="step", disable=not config.progress, leave=False)
+        for batch in bar:
+            n_micro = math.ceil(len(batch) / config.batch_size)
+            micro_batches = [next(micro_iter) for _ in range(n_micro)]
+            set_learning_rates(optimizer, base_rates, _multiplier(config, state.step, total_steps, warmup_steps))
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(_step(encoder, micro_batches, device))
+            optimizer.step()
+            clamp_logit_scale(model.logit_scale)
+            state.step += 1
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", scale=f"{float(model.logit_scale.detach().exp()):.1f}")
+        train_seconds = time.perf_counter() - epoch_start
+        metrics = validate(encoder, products, val_idx, image_inputs, config.eval_batch_size)
+        score = metrics.get(SELECTION_METRIC, -float(np.mean(losses)))
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "steps": len(losses),
+                  "lr": {g["name"]: g["lr"] for g in optimizer.param_groups}, "logit_scale": float(model.logit_scale.detach().exp()),
+                  "train_seconds": round(train_seconds, 2), "samples_per_s": round(len(losses) * effective_batch / max(train_seconds, 1e-9), 1),
+                  **{f"val_{k}": v for k, v in metrics.items()}}
+        state.history.append(record)
+        state.epoch = epoch
+        improved = score > state.best_score
+        if improved:
+            state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
+        else:
+            state.bad_epochs += 1
+        metadata = {**metadata_base, "epoch": epoch, "val_metrics": metrics, "train_loss": record["train_loss"]}
+        save_checkpoint(epoch_path(config.checkpoint_dir, epoch), loaded, metadata)
+        if improved:
+            save_checkpoint(config.checkpoint_dir / BEST_NAME, loaded, metadata)
+        state.optimizer = optimizer.state_dict()
+        state.torch_rng = torch.get_rng_state()
+        state.save(state_path)
+        append_log(config.log_path, record)
+        tqdm.write(_epoch_line(record)) if config.progress else None
+        if stop_after_epoch is not None and epoch >= stop_after_epoch:
+            return TrainResult(loaded, "", state.best_epoch, {}, state.history)
+
+    best_metadata = load_state_into(model, config.checkpoint_dir / BEST_NAME)
+    final_metadata = {**best_metadata, "best_epoch": state.best_epoch, "history": state.history,
+                      "total_seconds": round(time.perf_counter() - started, 1)}
+    save_checkpoint(config.final_path, loaded, final_metadata)
+    model.eval()
+    best_metrics = dict(best_metadata.get("val_metrics") or {})
+    if config.progress:
+        summary = ", ".join(f"{k} {v:.3f}" for k, v in best_metrics.items())
+        print(f"trained {loaded.name} on {len(train_idx)} products in {time.perf_counter() - started:.0f} s; "
+              f"best epoch {state.best_epoch} ({summary or 'no validation set'}); wrote {config.final_path}")
+    return TrainResult(loaded, str(config.final_path), state.best_epoch, best_metrics, state.history)
+
+
+def _multiplier(config: TrainConfig, step: int, total_steps: int, warmup_steps: int) -> float:
+    if config.schedule == "constant":
+        return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+    return warmup_cosine(step, total_steps, warmup_steps)
+
+
+def _epoch_line(record: dict[str, Any]) -> str:
+    metrics = " ".join(f"{k[4:]} {v:.3f}" for k, v in record.items() if k.startswith("val_"))
+    return (f"epoch {record['epoch']}: loss {record['train_loss']:.3f}, {record['samples_per_s']} samples/s, "
+            f"{record['train_seconds']} s; val {metrics or '-'}")
