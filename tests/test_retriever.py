@@ -1,0 +1,280 @@
+"""FashionRetriever on both store backends, over a small catalog ingested with the ingest library."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ingest.pipeline import IngestOptions, ingest
+from shared.catalog import Catalog
+from shared.datasets import open_products
+from shared.images import ImageError
+from shared.models import load_model
+from shared.retriever import FashionRetriever
+from shared.search_types import CollectionMissingError, RetrieverError
+from shared.settings import Settings
+from shared.vector_store import StoreError, StoreLockedError
+from shared.vector_store.base import payload_matches
+from shared.vector_store.edge import EdgeStore
+from shared.vector_store.server import ServerStore
+from shared.weights import save_weights
+
+COLLECTION = "retriever_test"
+TINY = "tiny-test"
+
+
+def tiny_weights(path: Path, seed: int = 0) -> Path:
+    """A tiny-test weights file: a random init is not reproducible, a file is (like fine-tuned weights)."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model = load_model(TINY, None).model  # the same seeded init in every process
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():  # so weights of another seed are another model, like fine-tuned weights
+            for parameter in model.parameters():
+                parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
+        save_weights(path, model, TINY)
+    return path
+
+
+def ingest_into(settings: Settings, store: Any, dataset: Path, weights: Path | None = None) -> None:
+    """Fill settings.collection from the dataset with the tiny model (weights default: seed 0)."""
+    weights = weights or tiny_weights(settings.data_dir / "tiny.pt")
+    model = load_model(TINY, None, weights=str(weights))
+    catalog = Catalog(settings.catalog_url)
+    options = IngestOptions(settings.collection, str(dataset), settings.images_dir, batch_size=32, workers=0, progress=False)
+    ingest(model, open_products(str(dataset)), store, catalog, options)
+    catalog.close()
+
+
+def edge_settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, qdrant_url="edge", collection=COLLECTION)
+
+
+@pytest.fixture(scope="module", params=["edge", "server"])
+def retriever(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, parquet_dataset: Path) -> Iterator[FashionRetriever]:
+    data_dir = tmp_path_factory.mktemp(f"retriever-{request.param}")
+    if request.param == "edge":
+        settings = edge_settings(data_dir)
+        store = EdgeStore(settings.edge_dir)
+        ingest_into(settings, store, parquet_dataset)
+        store.close()
+        found = FashionRetriever(settings=settings)
+    else:
+        settings = Settings(data_dir=data_dir, qdrant_url=":memory:", collection=COLLECTION)
+        store = ServerStore.in_memory()
+        ingest_into(settings, store, parquet_dataset)
+        found = FashionRetriever(settings=settings, qdrant=store)
+    yield found
+    found.close()
+
+
+def attributes_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("id", "image")}
+
+
+FILTER_CASES: list[dict[str, Any]] = [
+    {"gender": "Women"},
+    {"masterCategory": ["Footwear", "Accessories"], "gender": "Men"},
+    {"baseColour": ["Red", "Blue"], "year": (2011, 2013)},
+    {"articleType": ["Watches", "Trousers"], "year": (2013, None)},
+]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES)
+def test_every_result_satisfies_its_filters(retriever: FashionRetriever, product_rows: list[dict[str, Any]], filters: dict[str, Any]) -> None:
+    expected = sum(payload_matches(attributes_of(r), filters) for r in product_rows)
+    image = product_rows[3]["image"]
+    runs = [
+        retriever.search_by_text("red shoes", top_k=50, filters=filters),
+        retriever.search_by_text("red shoes", top_k=50, filters=filters, hybrid=True),
+        retriever.search_by_image(image, top_k=50, filters=filters),
+        retriever.search(text="in blue", image=image, top_k=50, filters=filters),
+        retriever.more_like_this([product_rows[0]["id"]], top_k=50, filters=filters),
+        *retriever.batch_search(["watch", "bag"], top_k=50, filters=filters),
+    ]
+    for results in runs:
+        assert results, f"no results for {filters}"
+        assert all(payload_matches(r.attributes, filters) for r in results)
+    assert len(runs[0]) == expected  # every matching product is reachable, no more
+    assert retriever.count(filters) == expected
+
+
+def test_batch_search_equals_single_searches(retriever: FashionRetriever) -> None:
+    queries = ["red tshirt", "black watch for men", "blue handbag", "green trousers"]
+    for filters in (None, {"gender": "Men"}):
+        retriever.clear_query_cache()  # singles must encode afresh, not reuse the batch's vectors
+        batched = retriever.batch_search(queries, top_k=7, filters=filters)
+        retriever.clear_query_cache()
+        singles = [retriever.search_by_text(q, top_k=7, filters=filters) for q in queries]
+        assert [[r.id for r in rs] for rs in batched] == [[r.id for r in rs] for rs in singles]
+        for got, want in zip(batched, singles):
+            assert np.allclose([r.score for r in got], [r.score for r in want], atol=1e-5)
+
+
+def test_ids_round_trip_to_the_catalog(retriever: FashionRetriever, product_rows: list[dict[str, Any]]) -> None:
+    rows = {row["id"]: row for row in product_rows}
+    results = retriever.search_by_text("a product", top_k=len(rows))
+    assert {r.id for r in results} == set(rows)
+    for result in results:
+        assert result.attributes == attributes_of(rows[result.id])
+        assert result.image_path is not None and Path(result.image_path).is_file()
+        assert result.display_name == rows[result.id]["productDisplayName"]
+    assert [r.id for r in retriever.get_products([1003, 1001])] == [1003, 1001]
+
+
+def test_scores_are_sorted_and_pages_follow_each_other(retriever: FashionRetriever) -> None:
+    whole = retriever.search_by_text("yellow", top_k=20)
+    scores = [r.score for r in whole]
+    assert scores == sorted(scores, reverse=True)
+    pages = [retriever.search_by_text("yellow", top_k=5, offset=offset) for offset in (0, 5, 10, 15)]
+    paged = [r for page in pages for r in page]
+    # twin pictures tie, and ties may come in either order: compare scores, and ids per score
+    assert np.allclose([r.score for r in paged], scores, atol=1e-6)
+    by_score = lambda results: sorted((round(r.score, 5), r.id) for r in results)  # noqa: E731
+    assert by_score(paged)[2:] == by_score(whole)[2:]  # the lowest tie may straddle the cut
+    cut = scores[7]
+    assert all(r.score >= cut for r in retriever.search_by_text("yellow", top_k=20, score_threshold=cut))
+
+
+def test_image_search_accepts_bytes_path_and_pil(retriever: FashionRetriever, product_rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    row = product_rows[7]
+    path = tmp_path / "query.jpg"
+    path.write_bytes(row["image"])
+    pil = Image.open(io.BytesIO(row["image"]))
+    by_bytes, by_path, by_pil = (retriever.search_by_image(q, top_k=5) for q in (row["image"], path, pil))
+    assert [r.id for r in by_bytes] == [r.id for r in by_path] == [r.id for r in by_pil]
+    # The catalog holds this very picture (once per gender): it comes first, at cosine ~1.
+    assert by_bytes[0].score > 0.99
+    twins = {r["id"] for r in product_rows if r["image"] == row["image"]}
+    assert by_bytes[0].id in twins
+
+
+def test_image_search_refuses_bad_input(retriever: FashionRetriever, tmp_path: Path) -> None:
+    with pytest.raises(ImageError):
+        retriever.search_by_image(b"%PDF-1.4 not an image")
+    with pytest.raises(RetrieverError, match="does not exist"):
+        retriever.search_by_image(tmp_path / "missing.jpg")
+    with pytest.raises(RetrieverError, match="empty text query"):
+        retriever.search_by_text("   ")
+    with pytest.raises(StoreError, match="unknown filter field"):
+        retriever.search_by_text("shoe", filters={"brand": "Puma"})
+
+
+def test_more_like_this_uses_the_examples(retriever: FashionRetriever, product_rows: list[dict[str, Any]]) -> None:
+    example = product_rows[10]
+    similar = retriever.more_like_this([example["id"]], top_k=5)
+    assert example["id"] not in {r.id for r in similar}
+    # its twin picture (the other gender) is the nearest other product
+    twin = next(r["id"] for r in product_rows if r["image"] == example["image"] and r["id"] != example["id"])
+    assert similar[0].id == twin
+    pushed = retriever.more_like_this([example["id"]], negative_ids=[twin], top_k=5)
+    assert twin not in {r.id for r in pushed}
+    with pytest.raises(RetrieverError):
+        retriever.more_like_this([])
+
+
+def test_combined_search_blends_image_and_text(retriever: FashionRetriever, product_rows: list[dict[str, Any]]) -> None:
+    image, text = product_rows[12]["image"], "but in red"
+    ids = lambda results: [r.id for r in results]  # noqa: E731
+    assert ids(retriever.search(text=text, image=image, text_weight=1.0, top_k=8)) == ids(retriever.search_by_text(text, top_k=8))
+    assert ids(retriever.search(text=text, image=image, text_weight=0.0, top_k=8)) == ids(retriever.search_by_image(image, top_k=8))
+    blended = retriever.search(text=text, image=image, text_weight=0.5, top_k=8)
+    assert len(blended) == 8 and all(-1.0 <= r.score <= 1.0 for r in blended)
+    assert ids(retriever.search(image=image, top_k=3)) == ids(retriever.search_by_image(image, top_k=3))
+    with pytest.raises(RetrieverError, match="nothing to search"):
+        retriever.search()
+    with pytest.raises(RetrieverError, match="text_weight"):
+        retriever.search(text=text, image=image, text_weight=1.5)
+
+
+def test_hybrid_search_ranks_a_keyword_match_first(retriever: FashionRetriever) -> None:
+    # RRF: the best BM25 match scores >= 1/61 + 1/120, more than any dense-only hit (<= 1/61).
+    for query in ("Purple Handbags", "Yellow Watches"):
+        results = retriever.search_by_text(query, top_k=5, hybrid=True)
+        assert set(query.split()) & set(results[0].display_name.split())
+
+
+def sibling(retriever: FashionRetriever, **kwargs: Any) -> FashionRetriever:
+    """Another retriever on the same catalog and store (the fixture's lets go of the embedded store first)."""
+    retriever.release()
+    return FashionRetriever(settings=retriever.settings, qdrant=retriever.external_store, **kwargs)
+
+
+def test_weights_mismatch_is_refused(retriever: FashionRetriever, tmp_path: Path) -> None:
+    other = tiny_weights(tmp_path / "other.pt", seed=2)
+    with pytest.raises(RetrieverError, match="differ from the model") as refused:
+        sibling(retriever, weights=other)
+    assert "\n" not in str(refused.value)
+    recorded = retriever.identity.weights_path
+    assert recorded is not None and retriever.identity.weights_sha256 is not None
+    expected = [r.score for r in retriever.search_by_text("red", top_k=5)]
+    with sibling(retriever, weights=recorded) as same:  # the recorded weights are accepted
+        assert np.allclose([r.score for r in same.search_by_text("red", top_k=5)], expected, atol=1e-5)
+        assert same.identity == retriever.identity
+
+
+def test_missing_collection_names_the_ingest_command(tmp_path: Path) -> None:
+    settings = edge_settings(tmp_path)
+    with pytest.raises(CollectionMissingError) as missing:
+        FashionRetriever(settings=settings)
+    assert missing.value.command.startswith("python -m ingest")
+    assert f"--collection {COLLECTION}" in missing.value.command
+
+
+def test_release_lets_an_ingest_in_and_reopens(retriever: FashionRetriever) -> None:
+    before = [r.id for r in retriever.search_by_text("watch", top_k=3)]
+    if retriever.backend == "edge":
+        with pytest.raises(StoreLockedError):  # while the page holds the store, a writer is refused
+            EdgeStore(retriever.settings.edge_dir).count(COLLECTION)
+    retriever.release()
+    if retriever.backend == "edge":
+        assert not retriever.store_is_open
+        writer = EdgeStore(retriever.settings.edge_dir)  # released: another opener (an ingest) gets in
+        assert writer.count(COLLECTION) == 60
+        writer.close()
+    assert [r.id for r in retriever.search_by_text("watch", top_k=3)] == before
+    assert retriever.store_is_open
+
+
+def test_idle_store_is_released_after_the_timeout(retriever: FashionRetriever) -> None:
+    idle = sibling(retriever, idle_release_s=0.2)
+    try:
+        assert idle.search_by_text("bag", top_k=2) and idle.store_is_open
+        time.sleep(0.6)
+        # the retriever lets go of a store it opened; one the caller passed in stays the caller's
+        assert idle.store_is_open == (retriever.external_store is not None)
+        assert idle.search_by_text("bag", top_k=2) and idle.store_is_open  # reopened on demand
+    finally:
+        idle.close()
+
+
+def test_concurrent_sessions_get_the_same_answers(retriever: FashionRetriever) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["red", "blue bag", "watch", "green trousers"] * 3
+    sequential = [[r.id for r in retriever.search_by_text(q, top_k=4, filters={"gender": "Men"})] for q in queries]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        parallel = list(pool.map(lambda q: [r.id for r in retriever.search_by_text(q, top_k=4, filters={"gender": "Men"})], queries))
+    assert parallel == sequential
+
+
+def test_query_cache_returns_fresh_answers_and_stays_bounded(retriever: FashionRetriever) -> None:
+    retriever.clear_query_cache()
+    fresh = [r.score for r in retriever.search_by_text("black trousers", top_k=5)]
+    cached = [r.score for r in retriever.search_by_text("black trousers", top_k=5)]
+    assert fresh == cached
+    size = retriever.text_cache_size
+    retriever.text_cache_size = 3
+    try:
+        retriever.batch_search([f"query {i}" for i in range(6)] + ["query 1"], top_k=2)
+        assert len(retriever._text_cache) == 3  # noqa: SLF001
+    finally:
+        retriever.text_cache_size = size
