@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from finetune.config import DEFAULT_DATASET, DEFAULT_MODEL, LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
+from shared.runtime import tune_allocator
 
 DESCRIPTION = """Fine-tune a CLIP model on fashion products (contrastive image-caption training).
 
@@ -78,6 +79,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tune_allocator()
     config = config_from_args(args)
     from finetune.train import train  # heavy imports after --help
 

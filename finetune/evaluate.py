@@ -33,6 +33,7 @@ from finetune.towers import ImageTowerSplit, image_blocks, split_image_tower
 from shared.datasets import open_products
 from shared.embedding import encode_pil_images, encode_texts
 from shared.models import LoadedModel, load_model
+from shared.runtime import tune_allocator
 from shared.weights import read_weights
 
 CATEGORY_FIELDS = ("subCategory", "articleType", "baseColour")
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    tune_allocator()
     try:
         run(args)
     except (ValueError, OSError, RuntimeError) as error:

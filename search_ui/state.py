@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from shared.retriever import FashionRetriever
+from shared.runtime import tune_allocator
 from shared.settings import Settings
 
 IDLE_RELEASE_S = 15.0
@@ -44,6 +45,7 @@ def _release(retriever: FashionRetriever) -> None:
 @st.cache_resource(show_spinner="Loading the model and opening the catalog...", max_entries=4, on_release=_release)
 def load_retriever(data_dir: str, qdrant_url: str, collection: str) -> FashionRetriever:
     """One retriever per (data dir, store, collection), shared by every session of this process."""
+    tune_allocator()
     settings = Settings.from_env(data_dir=data_dir, qdrant_url=qdrant_url, collection=collection)
     return FashionRetriever(settings=settings, idle_release_s=IDLE_RELEASE_S)
 
