@@ -30,11 +30,16 @@ VARIANTS: dict[str, dict[str, str]] = {
     "trim=1GiB": {"MALLOC_TRIM_THRESHOLD_": str(1024 * MIB)},
     "mmap=32MiB,trim=1GiB": {"MALLOC_MMAP_THRESHOLD_": str(32 * MIB), "MALLOC_TRIM_THRESHOLD_": str(1024 * MIB)},
     "mmap=1GiB,trim=1GiB": {"MALLOC_MMAP_THRESHOLD_": str(1024 * MIB), "MALLOC_TRIM_THRESHOLD_": str(1024 * MIB)},
+    "tune_allocator()": {"BENCH_TUNE_ALLOCATOR": "1"},  # the same thresholds via mallopt at runtime
 }
 CASES = [(8, False), (8, True), (64, False), (64, True)]  # (batch size, channels_last)
 
 
 def _child(images: int) -> None:
+    if os.environ.get("BENCH_TUNE_ALLOCATOR"):
+        from shared.runtime import tune_allocator
+
+        assert tune_allocator()
     import torch
 
     from shared.models import load_model
@@ -115,6 +120,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved repetitions of every variant")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip-bf16", action="store_true")
+    parser.add_argument("--variants", nargs="*", choices=list(VARIANTS), help="subset of malloc variants")
     args = parser.parse_args()
     if args.child:
         _child(args.images)
@@ -124,6 +130,8 @@ def main() -> None:
     best: dict[tuple[str, int, bool], dict[str, float]] = {}
     for round_index in range(args.rounds):
         for label, extra in VARIANTS.items():
+            if args.variants and label not in args.variants:
+                continue
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", "--images", str(args.images)],
                 env={**base_env, **extra},

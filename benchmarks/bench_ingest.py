@@ -20,15 +20,16 @@ import torch
 
 from ingest.pipeline import IngestOptions, ingest
 from shared.catalog import Catalog
-from shared.datasets import open_products
+from shared.datasets import ProductTable, open_products
 from shared.embedding import encode_image_batch
 from shared.images import decode_image
 from shared.models import load_model
+from shared.runtime import tune_allocator
 from shared.settings import Settings
 from shared.vector_store import open_store
 
 
-def bare_forward(model_name: str, pretrained: str | None, table, batch_size: int) -> float:  # type: ignore[no-untyped-def]
+def bare_forward(model_name: str, pretrained: str | None, table: ProductTable, batch_size: int) -> float:
     model = load_model(model_name, pretrained)
     pixels = torch.stack([model.image_transform(decode_image(table[i].image)) for i in range(len(table))])
     encode_image_batch(model, pixels[:batch_size])  # warm-up
@@ -54,11 +55,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="../shared/data/fashion-products-19k")
     parser.add_argument("--model", default="lite")
-    parser.add_argument("--pretrained", default=None, help="default: the model's offline weights (lite) or random init")
+    parser.add_argument("--pretrained", default="default", help="default: the model's usual weights; none = random init")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
+    tune_allocator()  # as python -m ingest does
     table = open_products(args.dataset, args.count)
     bare = bare_forward(args.model, args.pretrained, table, args.batch_size)
     whole = full_ingest(args.model, args.pretrained, args.dataset, args.count, args.batch_size, args.workers)

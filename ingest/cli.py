@@ -15,7 +15,6 @@ from shared.settings import DEFAULT_DATASET, Settings
 from shared.vector_store import StoreError, VectorStore, open_store
 
 DEFAULT_MODEL = "ViT-B-32-quickgelu"
-DEFAULT_PRETRAINED = "openai"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"model name: {DEFAULT_MODEL} (default, OpenAI weights, needs internet once), "
         "lite (EfficientNet-Lite0 + MiniLM, offline), or any open_clip model name",
     )
-    model.add_argument("--pretrained", help=f"open_clip pretrained tag for --model (default: {DEFAULT_PRETRAINED} for {DEFAULT_MODEL})")
+    model.add_argument(
+        "--pretrained",
+        help="open_clip pretrained tag for --model (default: the model's usual weights: openai for "
+        f"{DEFAULT_MODEL}, the packaged ImageNet + MiniLM towers for lite; 'none' for random init)",
+    )
     data = parser.add_argument_group("data")
     data.add_argument(
         "--dataset",
@@ -117,13 +120,14 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_ingest(args: argparse.Namespace) -> int:
     from shared.embedding import resolve_device
-    from shared.models import load_model
+    from shared.models import DEFAULT, load_model
     from ingest.pipeline import IngestOptions, ingest
 
     settings = _settings(args)
     device = resolve_device(args.device)
     name = args.model or DEFAULT_MODEL
-    pretrained = args.pretrained or (DEFAULT_PRETRAINED if name == DEFAULT_MODEL and not args.weights else None)
+    # With --weights the file holds every tensor; else the model's usual weights (openai, lite's packages).
+    pretrained = args.pretrained or (None if args.weights else DEFAULT)
     model = load_model(name, pretrained, weights=args.weights, device=str(device))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings)

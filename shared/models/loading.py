@@ -63,6 +63,8 @@ class LoadedModel:
 
 
 def _resolve_tag(cfg_name: str, pretrained: str | None) -> str | None:
+    if pretrained is None or pretrained.strip().lower() in ("", "none"):
+        return None  # random init, as the command lines spell it
     if pretrained != DEFAULT:
         return pretrained
     if cfg_name in DEFAULT_TAGS:
@@ -155,15 +157,19 @@ def _build_open_clip_model(name: str, cfg_name: str, raw: dict[str, Any], tag: s
         raise ModelLoadError(f"cannot load {name}/{tag} weights from {path} ({reason}); delete the file to re-download it") from exc
 
 
-def _build(name: str, tag: str | None, config: dict[str, Any] | None) -> tuple[nn.Module, dict[str, Any]]:
+def _build(
+    name: str, tag: str | None, config: dict[str, Any] | None, init_seed: int | None = INIT_SEED
+) -> tuple[nn.Module, dict[str, Any]]:
     """(model, resolved config) for a registered name or an explicit config dict.
 
     Random initialisation (lite's projections, random-init models) is seeded, so every process that loads
     the same name and tag gets the same model: a collection embedded by one process stays searchable by
-    another. The caller's global RNG state is left untouched.
+    another. The caller's global RNG state is left untouched. ``init_seed=None`` uses the global RNG.
     """
+    if init_seed is None:
+        return _build_unseeded(name, tag, config)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(INIT_SEED)
+        torch.manual_seed(init_seed)
         return _build_unseeded(name, tag, config)
 
 
@@ -280,16 +286,20 @@ def load_model(
     *,
     weights: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
+    init_seed: int | None = INIT_SEED,
 ) -> LoadedModel:
     """Load ``name`` with ``pretrained`` weights ("default" = the model's usual tag, None = random init),
-    or, with ``weights``, the model a weights file names (``name`` is used for a bare state dict)."""
+    or, with ``weights``, the model a weights file names (``name`` is used for a bare state dict).
+
+    Whatever is randomly initialised is seeded with ``init_seed`` (same model in every process); pass
+    ``init_seed=None`` to draw from the global torch RNG instead (e.g. several different random models)."""
     target = _device(device)
     if weights is not None:
         return _load_weights_file(name, weights, target)
     cfg_name = registry.config_name(name)
     tag = _resolve_tag(cfg_name, pretrained)
     try:
-        model, resolved = _build(name, tag, None)
+        model, resolved = _build(name, tag, None, init_seed)
     except registry.ConfigError as exc:
         raise ModelLoadError(str(exc)) from exc
     except LiteWeightsError as exc:
