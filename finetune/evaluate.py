@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{label} / {gallery} gallery ({len(galleries[gallery])} products): "
                   + ", ".join(f"{k} {v:.3f}" for k, v in results[label][gallery]["display_name"].items() if k != "queries"))
             if args.examples:
-                _examples(model, emb, products, galleries[gallery], query_names[: args.examples], out / "retrieval_examples" / f"{_slug(label)}_{gallery}.png", label)
+                _examples(model, emb, products, galleries[gallery], _spread(query_names, args.examples), out / "retrieval_examples" / f"{_slug(label)}_{gallery}.png", label)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"dataset": config.dataset, "subset_size": config.subset_size, "val_fraction": config.val_fraction, "seed": config.seed,
                "train_size": len(train_idx), "val_size": len(val_idx), "val_names": len(query_names), "results": results}
@@ -192,6 +192,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(markdown_table(results))
     print(f"evaluated {len(loaded)} model(s) on {', '.join(chosen)} galleries; wrote {out / 'evaluation.json'} and {out / 'evaluation.md'}")
     return payload
+
+
+def _spread(names: Sequence[str], count: int) -> list[str]:
+    """``count`` names evenly spaced over the sorted list (not just the first letters of the alphabet)."""
+    step = max(1, len(names) // max(count, 1))
+    return list(names[::step][:count])
 
 
 def _slug(text: str) -> str:

@@ -18,6 +18,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def _integer_ticks() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def plot_training_log(records: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
     """``loss.png`` (train loss per epoch) and ``val_metrics.png`` (validation metrics per epoch)."""
     plt = _pyplot()
@@ -27,6 +33,7 @@ def plot_training_log(records: Sequence[dict[str, Any]], out_dir: Path) -> list[
     figure, axis = plt.subplots(figsize=(6, 4))
     axis.plot(epochs, [r["train_loss"] for r in records], marker="o")
     axis.set(xlabel="epoch", ylabel="contrastive loss", title="training loss")
+    axis.xaxis.set_major_locator(_integer_ticks())
     axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(out_dir / "loss.png", dpi=100)
@@ -38,6 +45,7 @@ def plot_training_log(records: Sequence[dict[str, Any]], out_dir: Path) -> list[
         for key in keys:
             axis.plot(epochs, [r.get(key) for r in records], marker="o", label=key[4:])
         axis.set(xlabel="epoch", ylabel="score", title="validation display-name retrieval", ylim=(0, 1))
+        axis.xaxis.set_major_locator(_integer_ticks())
         axis.legend()
         axis.grid(alpha=0.3)
         figure.tight_layout()
@@ -51,7 +59,7 @@ def retrieval_grid(rows: Sequence[tuple[str, Sequence[Image.Image], Sequence[boo
     """One row per query: the query text, then its top-k images, relevant ones framed in green."""
     plt = _pyplot()
     columns = max(len(images) for _, images, _ in rows)
-    figure, axes = plt.subplots(len(rows), columns, figsize=(1.3 * columns, 2.0 * len(rows)), squeeze=False)
+    figure, axes = plt.subplots(len(rows), columns, figsize=(1.1 * columns, 1.6 * len(rows)), squeeze=False)
     for row, (query, images, hits) in enumerate(rows):
         for column in range(columns):
             axis = axes[row][column]
@@ -70,6 +78,6 @@ def retrieval_grid(rows: Sequence[tuple[str, Sequence[Image.Image], Sequence[boo
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=90)
+    figure.savefig(path, dpi=80)
     plt.close(figure)
     return path

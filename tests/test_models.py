@@ -50,6 +50,9 @@ def test_random_init_is_reproducible_and_leaves_global_rng_alone() -> None:
     assert torch.equal(torch.rand(3), expected_next)
     for key, value in first.model.state_dict().items():
         assert torch.equal(second.model.state_dict()[key], value), key
+    torch.manual_seed(1)
+    third = load_model("tiny-hf-test", None, init_seed=None)  # drawn from the global RNG instead
+    assert not torch.equal(third.model.visual.conv1.weight, first.model.visual.conv1.weight)
 
 
 def test_unknown_name_and_tag() -> None:
