@@ -10,6 +10,7 @@ small random resized crop and a horizontal flip. No colour jitter: colour is a s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from PIL import Image
@@ -61,6 +62,11 @@ class PadToSquare:
         return f"{type(self).__name__}(fill={self.fill})"
 
 
+def _pipeline(geometry: list[Any], mean: Sequence[float], std: Sequence[float]) -> ImageTransform:
+    """RGB conversion, the given geometric steps, then tensor conversion and normalisation."""
+    return T.Compose([ToRGB(), *geometry, T.ToTensor(), T.Normalize(mean=list(mean), std=list(std))])
+
+
 def eval_transform(
     image_size: int,
     mean: Sequence[float],
@@ -68,15 +74,8 @@ def eval_transform(
     interpolation: str = "bicubic",
 ) -> ImageTransform:
     """Pad to a white square, resize to ``image_size``, normalise."""
-    return T.Compose(
-        [
-            ToRGB(),
-            PadToSquare(),
-            T.Resize((image_size, image_size), interpolation=_interpolation(interpolation), antialias=True),
-            T.ToTensor(),
-            T.Normalize(mean=list(mean), std=list(std)),
-        ]
-    )
+    resize = T.Resize((image_size, image_size), interpolation=_interpolation(interpolation), antialias=True)
+    return _pipeline([PadToSquare(), resize], mean, std)
 
 
 def train_transform(
@@ -86,18 +85,8 @@ def train_transform(
     interpolation: str = "bicubic",
 ) -> ImageTransform:
     """The eval padding plus a random resized crop (scale 0.8-1) and a horizontal flip; no colour jitter."""
-    return T.Compose(
-        [
-            ToRGB(),
-            PadToSquare(),
-            T.RandomResizedCrop(
-                image_size, scale=TRAIN_CROP_SCALE, interpolation=_interpolation(interpolation), antialias=True
-            ),
-            T.RandomHorizontalFlip(),
-            T.ToTensor(),
-            T.Normalize(mean=list(mean), std=list(std)),
-        ]
-    )
+    crop = T.RandomResizedCrop(image_size, scale=TRAIN_CROP_SCALE, interpolation=_interpolation(interpolation), antialias=True)
+    return _pipeline([PadToSquare(), crop, T.RandomHorizontalFlip()], mean, std)
 
 
 def crop_eval_transform(
@@ -107,15 +96,8 @@ def crop_eval_transform(
     interpolation: str = "bicubic",
 ) -> ImageTransform:
     """open_clip's default eval transform: resize the shortest side, centre crop (cuts portrait images)."""
-    return T.Compose(
-        [
-            ToRGB(),
-            T.Resize(image_size, interpolation=_interpolation(interpolation), antialias=True),
-            T.CenterCrop(image_size),
-            T.ToTensor(),
-            T.Normalize(mean=list(mean), std=list(std)),
-        ]
-    )
+    resize = T.Resize(image_size, interpolation=_interpolation(interpolation), antialias=True)
+    return _pipeline([resize, T.CenterCrop(image_size)], mean, std)
 
 
 EVAL_TRANSFORMS: dict[str, Callable[..., ImageTransform]] = {"pad": eval_transform, "crop": crop_eval_transform}

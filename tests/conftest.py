@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from shared.models import LoadedModel, load_model
 from tests.synthetic import make_rows, write_kaggle, write_parquet
 
 
@@ -22,3 +23,15 @@ def parquet_dataset(tmp_path_factory: pytest.TempPathFactory, product_rows: list
 @pytest.fixture(scope="session")
 def kaggle_dataset(tmp_path_factory: pytest.TempPathFactory, product_rows: list[dict[str, Any]]) -> Path:
     return write_kaggle(tmp_path_factory.mktemp("kaggle"), product_rows)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> LoadedModel:
+    """The tiny ViT test model (seeded init: the same in every process)."""
+    return load_model("tiny-test", None)
+
+
+@pytest.fixture(scope="module")
+def tiny_hf() -> LoadedModel:
+    """The tiny test model with a Hugging Face text tower (like lite's)."""
+    return load_model("tiny-hf-test", None)

@@ -16,17 +16,6 @@ from shared.embedding import (
 from shared.models import LoadedModel, load_model
 
 
-@pytest.fixture(scope="module")
-def tiny() -> LoadedModel:
-    torch.manual_seed(0)
-    return load_model("tiny-test", None)
-
-
-@pytest.fixture(scope="module")
-def tiny_hf() -> LoadedModel:
-    torch.manual_seed(0)
-    return load_model("tiny-hf-test", None)
-
 
 def _images() -> list[Image.Image]:
     colours = [(200, 30, 30), (30, 60, 200), (30, 160, 60), (20, 20, 20), (230, 200, 20)]

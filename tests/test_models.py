@@ -16,17 +16,6 @@ from shared.models.lite_weights import LiteWeightsError, lite0_weights_path, map
 from shared.weights import save_weights
 
 
-@pytest.fixture(scope="module")
-def tiny() -> LoadedModel:
-    torch.manual_seed(0)
-    return load_model("tiny-test", None)
-
-
-@pytest.fixture(scope="module")
-def tiny_hf() -> LoadedModel:
-    torch.manual_seed(0)
-    return load_model("tiny-hf-test", None)
-
 
 def test_names_are_registered_with_open_clip() -> None:
     assert {"fashion-lite", "tiny-test", "tiny-hf-test"} <= set(open_clip.list_models())
