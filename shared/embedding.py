@@ -55,17 +55,23 @@ def _device_of(model: nn.Module) -> torch.device:
 
 @contextlib.contextmanager
 def _inference(loaded: LoadedModel) -> Iterator[torch.device]:
-    """Eval mode + inference_mode + autocast for the model's device; restores the previous train/eval mode."""
+    """Eval mode + inference_mode + autocast for the model's device; restores each module's train/eval mode.
+
+    Only modules that are training are switched (and switched back): ``model.eval()`` walks every
+    module, which cost ~8 ms of a 25 ms text query when done twice per call.
+    """
     model = loaded.model
-    was_training = model.training
+    training = [module for module in model.modules() if module.training]
     device = _device_of(model)
     dtype = autocast_dtype(device, model)
-    model.eval()
+    for module in training:
+        module.training = False
     try:
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             yield device
     finally:
-        model.train(was_training)
+        for module in training:
+            module.training = True
 
 
 def _normalised(features: torch.Tensor) -> np.ndarray:
