@@ -290,6 +290,19 @@ class VectorStore(ABC):
     def retrieve_vectors(self, name: str, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """Stored (unit-normalized) ``image`` vectors of the ids that exist."""
 
+    def recommend_examples(
+        self, name: str, positive_ids: Iterable[int], negative_ids: Iterable[int]
+    ) -> tuple[list[int], list[int], dict[int, np.ndarray]]:
+        """Validated example ids for ``recommend`` and their stored vectors (one error for unknown ids)."""
+        positives, negatives = [int(i) for i in positive_ids], [int(i) for i in negative_ids]
+        if not positives:
+            raise StoreError("recommend needs at least one positive product id")
+        vectors = self.retrieve_vectors(name, positives + negatives)
+        missing = [i for i in positives + negatives if i not in vectors]
+        if missing:
+            raise StoreError(f"product ids {missing} are not in collection {name!r}; pick ids from search results")
+        return positives, negatives, vectors
+
     @abstractmethod
     def close(self) -> None:
         """Release files, locks and connections; idempotent."""

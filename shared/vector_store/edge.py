@@ -361,13 +361,7 @@ class EdgeStore(VectorStore):
         offset: int = 0,
     ) -> list[ScoredHit]:
         check_top_k(top_k, offset)
-        positives, negatives = [int(i) for i in positive_ids], [int(i) for i in negative_ids]
-        if not positives:
-            raise StoreError("recommend needs at least one positive product id")
-        vectors = self.retrieve_vectors(name, positives + negatives)
-        missing = [i for i in positives + negatives if i not in vectors]
-        if missing:
-            raise StoreError(f"product ids {missing} are not in collection {name!r}; pick ids from search results")
+        positives, negatives, vectors = self.recommend_examples(name, positive_ids, negative_ids)
         # Qdrant's "average_vector" strategy: avg(pos) + (avg(pos) - avg(neg)).
         query = np.mean([vectors[i] for i in positives], axis=0)
         if negatives:

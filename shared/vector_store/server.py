@@ -265,14 +265,8 @@ class ServerStore(VectorStore):
         offset: int = 0,
     ) -> list[ScoredHit]:
         check_top_k(top_k, offset)
-        positives, negatives = [int(i) for i in positive_ids], [int(i) for i in negative_ids]
-        if not positives:
-            raise StoreError("recommend needs at least one positive product id")
+        positives, negatives, _ = self.recommend_examples(name, positive_ids, negative_ids)
         query_filter = _server_filter(normalize_filters(filters))
-        known = self.retrieve_vectors(name, positives + negatives)
-        missing = [i for i in positives + negatives if i not in known]
-        if missing:
-            raise StoreError(f"product ids {missing} are not in collection {name!r}; pick ids from search results")
         recommend = models.RecommendInput(
             positive=positives, negative=negatives or None, strategy=models.RecommendStrategy.AVERAGE_VECTOR
         )
