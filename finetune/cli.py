@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--accum-freq", type=int, default=None, help="micro-batches per step; features are cached so the whole effective batch is negatives")
     t.add_argument("--lock-image", action="store_true", default=None, help="freeze the whole image tower (LiT); its features are computed once")
     t.add_argument("--unlock-last-blocks", type=int, default=None, help="freeze the image tower except its last N blocks and the projection")
+    t.add_argument("--unlock-text-layers", type=int, default=None,
+                   help="freeze the text tower except its last N layers and the projection (0: only the projection trains)")
     t.add_argument("--no-feature-cache", dest="cache_image_features", action="store_false", default=None, help="recompute the frozen image prefix every step")
     t.add_argument("--feature-cache-dir", default=None, help="keep the frozen image prefix's features here between runs")
     r = p.add_argument_group("run")

@@ -1,4 +1,4 @@
-"""Locking the image tower (LiT) and splitting it into a frozen prefix and a trainable suffix.
+"""Locking the towers (LiT) and splitting the image tower into a frozen prefix and a trainable suffix.
 
 When the image trunk is frozen up to its last N blocks, the frozen prefix's output is the
 same every epoch, so it is computed once and training runs only the suffix on the cache.
@@ -63,6 +63,36 @@ def lock_image_tower(model: nn.Module, lock_image: bool, unlock_last_blocks: int
         parameter.requires_grad_(keep)
         trainable += parameter.numel() if keep else 0
     return trainable
+
+
+def text_layers(model: nn.Module) -> list[nn.Module]:
+    """The text tower's transformer layers in forward order (HF encoder or CLIP's own), or [] when unknown."""
+    encoder = getattr(getattr(getattr(model, "text", None), "transformer", None), "encoder", None)
+    for attribute in ("layer", "layers", "block"):
+        layers = getattr(encoder, attribute, None)
+        if isinstance(layers, nn.ModuleList):
+            return list(layers)
+    transformer = getattr(model, "transformer", None)
+    return list(transformer.resblocks) if transformer is not None and hasattr(transformer, "resblocks") else []
+
+
+def lock_text_tower(model: nn.Module, unlocked_layers: int | None) -> int:
+    """Freeze the text tower except its last N layers (and CLIP's final norm after them); the text
+    projection stays trainable. Returns the number of trainable text-tower parameters."""
+    def is_text(name: str) -> bool:
+        return not name.startswith("visual.") and tower_of(name) == "text"
+
+    if unlocked_layers is not None:
+        layers = text_layers(model)
+        if unlocked_layers and not layers:
+            raise ValueError("--unlock-text-layers: this text tower has no known layer list; use --unlock-text-layers 0")
+        if unlocked_layers > len(layers):
+            raise ValueError(f"--unlock-text-layers {unlocked_layers}: the text tower has only {len(layers)} layers")
+        keep = {id(p) for layer in layers[len(layers) - unlocked_layers :] for p in layer.parameters()}
+        for name, parameter in model.named_parameters():
+            if is_text(name):
+                parameter.requires_grad_(id(parameter) in keep or (unlocked_layers > 0 and name.startswith("ln_final.")))
+    return sum(p.numel() for n, p in model.named_parameters() if is_text(n) and p.requires_grad)
 
 
 @dataclass

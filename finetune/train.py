@@ -33,13 +33,16 @@ from finetune.features import cached_prefix
 from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
 from finetune.metrics import encode_labels, ranking_metrics
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
-from finetune.towers import ImageTowerSplit, lock_image_tower, set_frozen_eval, split_image_tower
+from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.datasets import open_products
 from shared.embedding import resolve_device
 from shared.models import LoadedModel, config_name, load_model
+from shared.models.tokenizer import length_buckets
 from shared.weights import WeightsError, read_weights
 
 SELECTION_METRIC = "R@10"
+TEXT_BUCKET = 32
+"""Captions per text-tower forward: sorted by token count, each bucket padded to its own longest."""
 
 
 @dataclass
@@ -69,10 +72,14 @@ class PairEncoder:
         return F.normalize(features.float(), dim=-1)
 
     def texts(self, captions: Sequence[str]) -> torch.Tensor:
-        tokens = self.loaded.tokenizer(list(captions)).to(self.device)
-        with self.autocast():
-            features = self.loaded.model.encode_text(tokens)
-        return F.normalize(features.float(), dim=-1)
+        """Caption features in the captions' order, encoded in buckets of similar token length."""
+        positions, parts = [], []
+        for members, tokens in length_buckets(self.loaded.tokenizer, captions, TEXT_BUCKET):
+            with self.autocast():
+                parts.append(self.loaded.model.encode_text(tokens.to(self.device)).float())
+            positions.append(members)
+        features = torch.cat(parts)[torch.argsort(torch.cat(positions)).to(self.device)]
+        return F.normalize(features, dim=-1)
 
 
 def _seed_everything(seed: int) -> None:
@@ -173,6 +180,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
     loaded = _load(config, device)
     model = loaded.model.to(device)
     trainable_image = lock_image_tower(model, config.lock_image, config.unlock_last_blocks)
+    trainable_text = lock_text_tower(model, config.unlock_text_layers)
     if config.grad_checkpointing and hasattr(model, "set_grad_checkpointing"):
         model.set_grad_checkpointing(True)
     split = split_image_tower(model, config.lock_image, config.unlock_last_blocks) if config.cache_image_features else None
@@ -209,7 +217,8 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         config.log_path.unlink()
 
     metadata_base = {"training": config.to_dict(), "train_size": len(train_idx), "val_size": len(val_idx),
-                     "trainable_image_parameters": trainable_image, "dataset": str(config.dataset)}
+                     "trainable_image_parameters": trainable_image,
+                     "trainable_text_parameters": trainable_text, "dataset": str(config.dataset)}
     if not config.resume:  # the exact starting point, the base for WiSE-FT interpolation
         save_checkpoint(epoch_path(config.checkpoint_dir, 0), loaded, {**metadata_base, "epoch": 0})
     first_epoch = state.epoch + 1

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from shared.models import LoadedModel
+from shared.models.tokenizer import length_buckets
 
 
 class DeviceError(RuntimeError):
@@ -109,12 +110,13 @@ def encode_pil_images(loaded: LoadedModel, images: Sequence[Image.Image], batch_
 
 
 def encode_texts(loaded: LoadedModel, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Embed texts -> (N, embed_dim) float32, L2-normalised."""
+    """Embed texts -> (N, embed_dim) float32, L2-normalised (batches of similar token length)."""
     if isinstance(texts, str):
         raise TypeError("encode_texts takes a list of strings, not one string")
-    rows = []
+    if not texts:
+        return np.zeros((0, loaded.embed_dim), dtype=np.float32)
+    out = np.empty((len(texts), loaded.embed_dim), dtype=np.float32)
     with _inference(loaded) as device:
-        for start in range(0, len(texts), batch_size):
-            tokens = loaded.tokenizer(list(texts[start:start + batch_size])).to(device)
-            rows.append(_normalised(loaded.model.encode_text(tokens)))
-    return np.concatenate(rows) if rows else np.zeros((0, loaded.embed_dim), dtype=np.float32)
+        for positions, tokens in length_buckets(loaded.tokenizer, texts, batch_size):
+            out[positions.numpy()] = _normalised(loaded.model.encode_text(tokens.to(device)))
+    return out

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import copy
+
 import pytest
 import torch
 
 from finetune.captions import CaptionError
 from finetune.checkpoints import read_log
 from finetune.config import TrainConfig
+from finetune.optim import tower_of
+from finetune.towers import lock_text_tower, text_layers
 from finetune.train import PairEncoder, TrainResult, _step, train
-from shared.models import load_model
+from shared.models import LoadedModel, load_model
 from shared.weights import WeightsError, read_weights, save_weights
 from tests.synthetic import make_rows, write_parquet
 
@@ -122,6 +126,32 @@ def test_locked_image_tower_trains_on_cached_features(garments: Path, tmp_path: 
     assert all(torch.equal(start[k], end[k]) for k in start if k.startswith("visual."))
     assert any(not torch.equal(start[k], end[k]) for k in start if not k.startswith("visual."))
     assert list((tmp_path / "cache").glob("image_prefix_*.pt"))
+
+
+@pytest.mark.parametrize("model", ["tiny-test", "tiny-hf-test"])
+def test_locked_text_tower_trains_only_its_projection(garments: Path, tmp_path: Path, model: str) -> None:
+    result = train(_config(garments, tmp_path, model=model, epochs=2, unlock_text_layers=0))
+    start = read_weights(tmp_path / "checkpoints" / "clip_fashion_epoch0.pt").state_dict
+    end = result.loaded.model.state_dict()
+    text = [k for k in start if not k.startswith("visual.") and tower_of(k) == "text"]
+    projections = [k for k in start if not k.startswith("visual.") and tower_of(k) == "projection" and k != "logit_scale"]
+    assert text and projections
+    assert all(torch.equal(start[k], end[k]) for k in text)
+    assert any(not torch.equal(start[k], end[k]) for k in projections)
+    assert any(not torch.equal(start[k], end[k]) for k in start if k.startswith("visual."))
+
+
+def test_unlocked_text_layers_train_only_the_last_layers(tiny_hf: LoadedModel) -> None:
+    model = copy.deepcopy(tiny_hf.model)
+    trainable_all = lock_text_tower(model, None)
+    trainable_last = lock_text_tower(model, 1)
+    last = {id(p) for p in text_layers(model)[-1].parameters()}
+    assert 0 < trainable_last < trainable_all and len(text_layers(model)) >= 2
+    for name, parameter in model.named_parameters():
+        if name.startswith("text.transformer."):
+            assert parameter.requires_grad == (id(parameter) in last), name
+    with pytest.raises(ValueError, match="--unlock-text-layers 99: the text tower has only"):
+        lock_text_tower(model, 99)
 
 
 def test_no_caption_columns_is_a_clear_error(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from shared.catalog import ModelIdentity
 from shared.embedding import encode_texts
 from shared.models import LoadedModel, ModelLoadError, downloads, known_model_names, load_model, registry
 from shared.models.lite_weights import LiteWeightsError, lite0_weights_path, map_lite0_state_dict
+from shared.models.tokenizer import length_buckets
 from shared.weights import save_weights
 
 
@@ -111,6 +112,26 @@ def test_hf_tokenizer_pads_to_longest_and_is_exact(tiny_hf: LoadedModel) -> None
         trimmed_out = tiny_hf.model.encode_text(tokens)
         padded_out = tiny_hf.model.encode_text(padded)
     torch.testing.assert_close(trimmed_out, padded_out, atol=1e-5, rtol=1e-5)
+
+
+def test_length_buckets_trim_each_bucket_and_keep_embeddings(tiny_hf: LoadedModel) -> None:
+    texts = ["a long flowing blue summer dress with white polka dots", "red", "blue shirt", "a b c d e f g h", "x"] * 3
+    buckets = length_buckets(tiny_hf.tokenizer, texts, bucket_size=4)
+    positions = torch.cat([p for p, _ in buckets])
+    assert sorted(positions.tolist()) == list(range(len(texts))) and all(len(p) <= 4 for p, _ in buckets)
+    assert buckets[0][1].shape[1] < buckets[-1][1].shape[1]  # short texts are padded only to their own longest
+    with torch.inference_mode():
+        whole = tiny_hf.model.encode_text(tiny_hf.tokenizer(texts))
+        parts = torch.cat([tiny_hf.model.encode_text(ids) for _, ids in buckets])
+    torch.testing.assert_close(parts[torch.argsort(positions)], whole, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(encode_texts(tiny_hf, texts, batch_size=4), encode_texts(tiny_hf, texts, batch_size=64), atol=1e-5)
+
+
+def test_length_buckets_keep_fixed_context_tokens_in_order(tiny: LoadedModel) -> None:
+    buckets = length_buckets(tiny.tokenizer, ["a", "b c", "d"], bucket_size=2)
+    assert [p.tolist() for p, _ in buckets] == [[0, 1], [2]] and all(ids.shape[1] == 77 for _, ids in buckets)
+    with pytest.raises(ValueError, match="bucket size 0"):
+        length_buckets(tiny.tokenizer, ["a"], bucket_size=0)
 
 
 def test_openai_download_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
