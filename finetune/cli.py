@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--unlock-last-blocks", type=int, default=None, help="freeze the image tower except its last N blocks and the projection")
     t.add_argument("--unlock-text-layers", type=int, default=None,
                    help="freeze the text tower except its last N layers and the projection (0: only the projection trains)")
+    t.add_argument("--group-batches-by", default=None, metavar="FIELD",
+                   help="hard negatives: build batches from blocks of products sharing FIELD (e.g. articleType)")
+    t.add_argument("--group-size", type=int, default=None, help=f"products per block with --group-batches-by (default: {d.group_size})")
     t.add_argument("--no-feature-cache", dest="cache_image_features", action="store_false", default=None, help="recompute the frozen image prefix every step")
     t.add_argument("--feature-cache-dir", default=None, help="keep the frozen image prefix's features here between runs")
     r = p.add_argument_group("run")

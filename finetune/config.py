@@ -38,6 +38,8 @@ class TrainConfig:
     lock_image: bool = False
     unlock_last_blocks: int | None = None
     unlock_text_layers: int | None = None
+    group_batches_by: str | None = None
+    group_size: int = 32
     cache_image_features: bool = True
     feature_cache_dir: str | None = None
     device: str = "auto"
@@ -84,6 +86,7 @@ class TrainConfig:
             (self.schedule in SCHEDULES, f"--schedule {self.schedule} is not one of {', '.join(SCHEDULES)}"),
             (0.0 <= self.warmup_fraction < 1.0, f"--warmup {self.warmup_fraction} must be a fraction of the steps in [0, 1)"),
             (self.unlock_last_blocks is None or self.unlock_last_blocks >= 0, "--unlock-last-blocks must be 0 or more"),
+            (self.group_size >= 1, f"--group-size {self.group_size} must be at least 1"),
             (self.unlock_text_layers is None or self.unlock_text_layers >= 0, "--unlock-text-layers must be 0 or more"),
             (self.early_stopping is None or self.early_stopping >= 1, "--early-stopping must be at least 1 epoch"),
         ]

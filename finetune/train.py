@@ -32,6 +32,7 @@ from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, c
 from finetune.features import cached_prefix
 from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
 from finetune.metrics import encode_labels, ranking_metrics
+from finetune.sampling import epoch_batches
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
 from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.datasets import open_products
@@ -86,14 +87,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _epoch_batches(count: int, effective_batch: int, seed: int, epoch: int) -> list[list[int]]:
-    """A seeded permutation cut into full effective batches (one smaller batch if the set is tiny)."""
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1000 + epoch)).tolist()
-    if count < effective_batch:
-        return [order]
-    return [order[i : i + effective_batch] for i in range(0, count - effective_batch + 1, effective_batch)]
 
 
 def _step(
@@ -152,6 +145,16 @@ def validate(
     return {k: v for k, v in metrics.items() if k in ("R@1", "R@10", "MRR@10", "Hit@10")}
 
 
+def _group_keys(products: DecodedProducts, indices: Sequence[int], field: str | None) -> list[str] | None:
+    """The ``--group-batches-by`` attribute of each training product (None: random batches)."""
+    if field is None:
+        return None
+    keys = [str(products.attributes[i].get(field) or "") for i in indices]
+    if not any(keys):
+        raise ValueError(f"--group-batches-by {field}: no training product has a {field} value; use one of the dataset's columns")
+    return keys
+
+
 def _load(config: TrainConfig, device: torch.device) -> LoadedModel:
     if config.weights:
         stored = read_weights(config.weights).model_name
@@ -198,7 +201,8 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         image_inputs = lambda idx: torch.stack([loaded.image_transform(products.images[i]) for i in idx])
 
     effective_batch = config.batch_size * config.accum_freq
-    steps_per_epoch = len(_epoch_batches(len(train_idx), effective_batch, config.seed, 0))
+    group_keys = _group_keys(products, train_idx, config.group_batches_by)
+    steps_per_epoch = len(epoch_batches(len(train_idx), effective_batch, config.seed, 0, group_keys, config.group_size))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = round(config.warmup_fraction * total_steps)
     optimizer = torch.optim.AdamW(parameter_groups(model, config.learning_rates, config.weight_decay), betas=(0.9, 0.98), eps=1e-6)
@@ -230,7 +234,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         model.train()
         if split is not None:
             set_frozen_eval(split.frozen_modules)
-        batches = _epoch_batches(len(train_idx), effective_batch, config.seed, epoch)
+        batches = epoch_batches(len(train_idx), effective_batch, config.seed, epoch, group_keys, config.group_size)
         loader = DataLoader(dataset, batch_sampler=[b[i : i + config.batch_size] for b in batches for i in range(0, len(b), config.batch_size)],
                             num_workers=config.num_workers, collate_fn=collate)
         micro_iter: Iterator[tuple[torch.Tensor, list[str]]] = iter(loader)
