@@ -1,4 +1,4 @@
-"""``python -m finetune.evaluate``: Marqo KAGL-style text-to-image retrieval, several models side by side.
+r"""``python -m finetune.evaluate``: Marqo KAGL-style text-to-image retrieval, several models side by side.
 
     python -m finetune.evaluate --models lite checkpoints/clip_fashion_epoch0.pt models/clip_fashion_final.pt \
         --dataset ../shared/data/fashion-products-19k --gallery both --train-log checkpoints/train_log.jsonl

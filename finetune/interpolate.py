@@ -1,4 +1,4 @@
-"""WiSE-FT: weights interpolated between a base and a fine-tuned model of the same architecture.
+r"""WiSE-FT: weights interpolated between a base and a fine-tuned model of the same architecture.
 
     python -m finetune.interpolate --base checkpoints/clip_fashion_epoch0.pt \
         --finetuned models/clip_fashion_final.pt --alpha 0.5 --output models/clip_fashion_wise0.5.pt

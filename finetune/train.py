@@ -60,8 +60,10 @@ class TrainResult:
 class PairEncoder:
     """Normalised image and text features under the run's precision."""
 
-    def __init__(self, loaded: LoadedModel, split: ImageTowerSplit | None, device: torch.device, precision: str) -> None:
-        self.loaded, self.split, self.device = loaded, split, device
+    def __init__(
+        self, loaded: LoadedModel, split: ImageTowerSplit | None, device: torch.device, precision: str, text_bucket: int = TEXT_BUCKET
+    ) -> None:
+        self.loaded, self.split, self.device, self.text_bucket = loaded, split, device, text_bucket
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         self.autocast: Callable[[], contextlib.AbstractContextManager[Any]] = (
             (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
@@ -75,7 +77,7 @@ class PairEncoder:
     def texts(self, captions: Sequence[str]) -> torch.Tensor:
         """Caption features in the captions' order, encoded in buckets of similar token length."""
         positions, parts = [], []
-        for members, tokens in length_buckets(self.loaded.tokenizer, captions, TEXT_BUCKET):
+        for members, tokens in length_buckets(self.loaded.tokenizer, captions, self.text_bucket):
             with self.autocast():
                 parts.append(self.loaded.model.encode_text(tokens.to(self.device)).float())
             positions.append(members)
