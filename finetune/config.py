@@ -97,12 +97,13 @@ class TrainConfig:
 
 LITE_RECIPE: dict[str, Any] = {
     "batch_size": 128,
-    "epochs": 2,
-    "lr_image": 1e-4,
-    "lr_text": 5e-5,
+    "epochs": 5,
+    "lr_image": 2e-4,
+    "lr_text": 1e-4,
     "lr_projection": 1e-3,
     "weight_decay": 0.1,
     "unlock_last_blocks": 1,
+    "unlock_text_layers": 2,
 }
 """Recommended CPU recipe for ``--model lite`` (see benchmarks/results/finetune_quality.md)."""
 

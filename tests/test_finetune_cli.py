@@ -15,7 +15,7 @@ def test_help_lists_every_option() -> None:
     assert result.returncode == 0
     for flag in ("--model", "--weights", "--dataset", "--subset-size", "--epochs", "--batch-size", "--lr-image", "--lr-text",
                  "--lr-projection", "--weight-decay", "--warmup", "--schedule", "--precision", "--grad-checkpointing",
-                 "--accum-freq", "--lock-image", "--unlock-last-blocks", "--device", "--seed", "--output-dir", "--resume",
+                 "--accum-freq", "--lock-image", "--unlock-last-blocks", "--unlock-text-layers", "--group-batches-by", "--device", "--seed", "--output-dir", "--resume",
                  "--early-stopping"):
         assert flag in result.stdout, flag
 
@@ -23,11 +23,13 @@ def test_help_lists_every_option() -> None:
 def test_lite_gets_the_cpu_recipe_and_flags_win() -> None:
     parser = build_parser()
     lite = config_from_args(parser.parse_args(["--model", "lite"]))
-    assert lite.batch_size == LITE_RECIPE["batch_size"] and lite.unlock_last_blocks == LITE_RECIPE["unlock_last_blocks"]
+    assert all(getattr(lite, key) == value for key, value in LITE_RECIPE.items())
+    assert lite.unlock_text_layers == 2 and lite.epochs == 5
     tuned = config_from_args(parser.parse_args(["--model", "lite", "--batch-size", "32", "--lr", "1e-6", "--lr-text", "2e-6"]))
     assert tuned.batch_size == 32 and tuned.lr_image == 1e-6 and tuned.lr_projection == 1e-6 and tuned.lr_text == 2e-6
     default = config_from_args(parser.parse_args([]))
-    assert default.model == "ViT-B-32-quickgelu" and default.batch_size == 128 and default.unlock_last_blocks is None
+    assert default.model == "ViT-B-32-quickgelu" and default.batch_size == 128
+    assert default.unlock_last_blocks is None and default.unlock_text_layers is None
 
 
 def test_bad_option_is_a_one_line_error(tmp_path: Path) -> None:
