@@ -4,7 +4,15 @@ import random
 
 import pytest
 
-from finetune.captions import CaptionError, all_captions, canonical_caption, check_caption_columns, sample_caption
+from finetune.captions import (
+    TEMPLATES,
+    CaptionError,
+    all_captions,
+    canonical_caption,
+    check_caption_columns,
+    sample_caption,
+    usable_templates,
+)
 
 FULL = {
     "productDisplayName": "Nike Men Blue Tshirt",
@@ -21,6 +29,16 @@ def test_captions_use_every_attribute() -> None:
     text = " ".join(all_captions(FULL))
     for value in FULL.values():
         assert value in text
+
+
+def test_sampling_follows_template_weights() -> None:
+    rng = random.Random(0)
+    drawn = [sample_caption(FULL, rng) for _ in range(4000)]
+    name_share = sum(c == FULL["productDisplayName"] for c in drawn) / len(drawn)
+    expected = next(t.weight for t in TEMPLATES if t.pattern == "{name}") / sum(t.weight for t in usable_templates(FULL))
+    assert abs(name_share - expected) < 0.03 and 0.4 < name_share < 0.6  # the display name is about half of all captions
+    only_article = [t for t in TEMPLATES if t.pattern == "{article}"]
+    assert abs(drawn.count("Tshirts") / len(drawn) - only_article[0].weight / sum(t.weight for t in TEMPLATES)) < 0.02
 
 
 def test_sampling_varies_templates_and_is_seeded() -> None:
