@@ -32,8 +32,8 @@ from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, c
 from finetune.features import cached_prefix
 from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
 from finetune.metrics import encode_labels, ranking_metrics
-from finetune.sampling import epoch_batches
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
+from finetune.sampling import epoch_batches
 from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.datasets import open_products
 from shared.embedding import resolve_device

@@ -113,7 +113,7 @@ def encode_texts(loaded: LoadedModel, texts: Sequence[str], batch_size: int = 25
     """Embed texts -> (N, embed_dim) float32, L2-normalised (batches of similar token length)."""
     if isinstance(texts, str):
         raise TypeError("encode_texts takes a list of strings, not one string")
-    if not texts:
+    if len(texts) == 0:
         return np.zeros((0, loaded.embed_dim), dtype=np.float32)
     out = np.empty((len(texts), loaded.embed_dim), dtype=np.float32)
     with _inference(loaded) as device:
