@@ -79,9 +79,6 @@ def text_layers(model: nn.Module) -> list[nn.Module]:
 def lock_text_tower(model: nn.Module, unlocked_layers: int | None) -> int:
     """Freeze the text tower except its last N layers (and CLIP's final norm after them); the text
     projection stays trainable. Returns the number of trainable text-tower parameters."""
-    def is_text(name: str) -> bool:
-        return not name.startswith("visual.") and tower_of(name) == "text"
-
     if unlocked_layers is not None:
         layers = text_layers(model)
         if unlocked_layers and not layers:
@@ -90,9 +87,9 @@ def lock_text_tower(model: nn.Module, unlocked_layers: int | None) -> int:
             raise ValueError(f"--unlock-text-layers {unlocked_layers}: the text tower has only {len(layers)} layers")
         keep = {id(p) for layer in layers[len(layers) - unlocked_layers :] for p in layer.parameters()}
         for name, parameter in model.named_parameters():
-            if is_text(name):
+            if tower_of(name) == "text":
                 parameter.requires_grad_(id(parameter) in keep or (unlocked_layers > 0 and name.startswith("ln_final.")))
-    return sum(p.numel() for n, p in model.named_parameters() if is_text(n) and p.requires_grad)
+    return sum(p.numel() for n, p in model.named_parameters() if tower_of(n) == "text" and p.requires_grad)
 
 
 @dataclass

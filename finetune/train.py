@@ -36,9 +36,8 @@ from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
 from finetune.sampling import epoch_batches
 from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.datasets import open_products
-from shared.embedding import resolve_device
+from shared.embedding import resolve_device, text_features
 from shared.models import LoadedModel, config_name, load_model
-from shared.models.tokenizer import length_buckets
 from shared.weights import WeightsError, read_weights
 
 SELECTION_METRIC = "R@10"
@@ -76,13 +75,7 @@ class PairEncoder:
 
     def texts(self, captions: Sequence[str]) -> torch.Tensor:
         """Caption features in the captions' order, encoded in buckets of similar token length."""
-        positions, parts = [], []
-        for members, tokens in length_buckets(self.loaded.tokenizer, captions, self.text_bucket):
-            with self.autocast():
-                parts.append(self.loaded.model.encode_text(tokens.to(self.device)).float())
-            positions.append(members)
-        features = torch.cat(parts)[torch.argsort(torch.cat(positions)).to(self.device)]
-        return F.normalize(features, dim=-1)
+        return F.normalize(text_features(self.loaded, captions, self.text_bucket, self.autocast), dim=-1)
 
 
 def _seed_everything(seed: int) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,14 +110,28 @@ def encode_pil_images(loaded: LoadedModel, images: Sequence[Image.Image], batch_
     return np.concatenate(rows) if rows else np.zeros((0, loaded.embed_dim), dtype=np.float32)
 
 
+def text_features(
+    loaded: LoadedModel,
+    texts: Sequence[str],
+    bucket_size: int,
+    autocast: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> torch.Tensor:
+    """Unnormalised float32 text features in the texts' order, encoded in buckets of similar token
+    length (see ``length_buckets``). Runs in the caller's grad mode, so training can backpropagate."""
+    device = _device_of(loaded.model)
+    positions, parts = [], []
+    for members, tokens in length_buckets(loaded.tokenizer, texts, bucket_size):
+        with autocast():
+            parts.append(loaded.model.encode_text(tokens.to(device)).float())
+        positions.append(members)
+    return torch.cat(parts)[torch.argsort(torch.cat(positions)).to(device)]
+
+
 def encode_texts(loaded: LoadedModel, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
     """Embed texts -> (N, embed_dim) float32, L2-normalised (batches of similar token length)."""
     if isinstance(texts, str):
         raise TypeError("encode_texts takes a list of strings, not one string")
     if len(texts) == 0:
         return np.zeros((0, loaded.embed_dim), dtype=np.float32)
-    out = np.empty((len(texts), loaded.embed_dim), dtype=np.float32)
-    with _inference(loaded) as device:
-        for positions, tokens in length_buckets(loaded.tokenizer, texts, batch_size):
-            out[positions.numpy()] = _normalised(loaded.model.encode_text(tokens.to(device)))
-    return out
+    with _inference(loaded):
+        return _normalised(text_features(loaded, texts, batch_size))
