@@ -39,6 +39,7 @@ from shared.datasets import open_products
 from shared.embedding import resolve_device, text_features
 from shared.models import LoadedModel, config_name, load_model
 from shared.weights import WeightsError, read_weights
+from shared.workers import worker_loader_options
 
 SELECTION_METRIC = "R@10"
 TEXT_BUCKET = 32
@@ -231,7 +232,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
             set_frozen_eval(split.frozen_modules)
         batches = epoch_batches(len(train_idx), effective_batch, config.seed, epoch, group_keys, config.group_size)
         loader = DataLoader(dataset, batch_sampler=[b[i : i + config.batch_size] for b in batches for i in range(0, len(b), config.batch_size)],
-                            num_workers=config.num_workers, collate_fn=collate)
+                            collate_fn=collate, **worker_loader_options(config.num_workers))
         micro_iter: Iterator[tuple[torch.Tensor, list[str]]] = iter(loader)
         losses: list[float] = []
         bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="step", disable=not config.progress, leave=False)

@@ -2,7 +2,9 @@
 
 Workers decode each product's bytes (refusing broken files and decompression
 bombs), write the original image to the data dir for display, and apply the
-model's eval transform, so the main process only runs the model.
+model's eval transform, so the main process only runs the model. They start from
+a forkserver and die with their parent (`shared.workers`), so a killed ingest
+leaves no worker holding the store.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from shared.datasets import Product, ProductTable
 from shared.images import ImageError, decode_image
+from shared.workers import worker_loader_options
 
 
 @dataclass
@@ -89,8 +92,8 @@ def product_loader(dataset: ProductImages, batch_size: int, workers: int) -> Dat
         dataset,
         batch_size=batch_size,
         shuffle=False,
-        num_workers=workers,
         collate_fn=collate,
         prefetch_factor=4 if workers else None,
         persistent_workers=False,
+        **worker_loader_options(workers),
     )

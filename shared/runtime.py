@@ -46,3 +46,14 @@ def tune_allocator(threshold: int = THRESHOLD_BYTES) -> bool:
         ok = mallopt(_M_TRIM_THRESHOLD, threshold) == 1 and ok
     _tuned = ok
     return ok
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,9 +1,9 @@
 """Embedded vector store: one Qdrant Edge shard folder per collection, no server needed.
 
 Each collection lives in ``<edge_dir>/<name>/`` (Edge's ``edge_config.json`` records the
-vector size, so ``vector_size`` works after a reopen). A process holds an exclusive
-``fcntl`` lock on ``<name>/.lock`` from the first use of a collection until ``close()``;
-a second process gets :class:`StoreLockedError` instead of Edge's bare WAL error.
+vector size, so ``vector_size`` works after a reopen). A process holds the
+folder lock of ``<name>/`` (``folder_lock``) from the first use of a collection until
+``close()``; a second opener gets :class:`StoreLockedError` instead of Edge's bare WAL error.
 Durability: Edge appends every update to its write-ahead log before ``update`` returns,
 so a process killed (even ``kill -9``) after ``upsert`` returned loses nothing: the WAL
 is replayed on reopen. Segments are flushed at most every ``FLUSH_INTERVAL_S`` seconds
@@ -48,13 +48,8 @@ from shared.vector_store.base import (
     check_top_k,
     normalize_filters,
 )
+from shared.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, locked_message, release_folder_lock
 
-try:  # POSIX only; elsewhere Edge's own WAL lock still refuses a second opener.
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-LOCK_FILE = ".lock"
 CONFIG_FILE = "edge_config.json"
 UPSERT_CHUNK = 1024
 SCROLL_PAGE = 10_000
@@ -67,36 +62,6 @@ class _OpenShard:
     shard: qe.EdgeShard | None
     lock_fd: int | None
     flushed_at: float = 0.0
-
-
-def _locked_message(path: Path, pid: str) -> str:
-    return (
-        f"embedded store {path} is in use by another process (pid {pid or 'unknown'}); stop it, "
-        "or run a Qdrant server: docker compose up qdrant and --qdrant http://localhost:6333"
-    )
-
-
-def _acquire_lock(path: Path) -> int | None:
-    """Take the exclusive lock of a shard folder; raise StoreLockedError if another holder has it."""
-    if fcntl is None:  # pragma: no cover
-        return None
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        os.close(fd)
-        raise StoreLockedError(_locked_message(path, holder)) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    return fd
-
-
-def _release_lock(fd: int | None) -> None:
-    if fd is not None and fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def _edge_filter(conditions: list[Condition], exclude_ids: Iterable[int] = ()) -> qe.Filter | None:
@@ -146,7 +111,7 @@ class EdgeStore(VectorStore):
         """The open-shard record of a collection, taking its folder lock if not yet held."""
         entry = self._open.get(name)
         if entry is None:
-            entry = _OpenShard(shard=None, lock_fd=_acquire_lock(self._path(name)))
+            entry = _OpenShard(shard=None, lock_fd=acquire_folder_lock(self._path(name)))
             self._open[name] = entry
         return entry
 
@@ -170,7 +135,7 @@ class EdgeStore(VectorStore):
             entry.shard = qe.EdgeShard.load(str(path))
         except Exception as exc:  # Edge raises a bare Exception
             if "WouldBlock" in str(exc):
-                raise StoreLockedError(_locked_message(path, "")) from None
+                raise StoreLockedError(locked_message(path, None)) from None
             raise StoreError(f"cannot open embedded store {path}: {exc}") from exc
         return entry.shard
 
@@ -182,7 +147,7 @@ class EdgeStore(VectorStore):
             entry.shard.close()
             entry.shard = None
         if not keep_lock:
-            _release_lock(entry.lock_fd)
+            release_folder_lock(entry.lock_fd)
             del self._open[name]
 
     def collection_exists(self, name: str) -> bool:
