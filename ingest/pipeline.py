@@ -171,7 +171,7 @@ def ingest(
                 store.upsert(collection, points)
                 try:
                     catalog.upsert_products(collection, rows)
-                except Exception:  # never leave this batch's vectors without rows
+                except BaseException:  # never leave this batch's vectors without rows
                     store.delete_points(collection, [p.id for p in products])
                     raise
                 summary.ingested += len(points)
