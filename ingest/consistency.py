@@ -98,12 +98,28 @@ def _recorded_store_is_gone(location: str, catalog: Catalog, collection: str) ->
     return not (folder / collection).is_dir()
 
 
-def claim_collection(store: VectorStore, catalog: Catalog, collection: str) -> None:
+def _check_unclaimed_rows(store: VectorStore, catalog: Catalog, collection: str) -> None:
+    """Refuse to claim rows recorded before stores were (a catalog of an older version) that this store lacks."""
+    catalogued = catalog.product_ids(collection)
+    stored = store.all_ids(collection) if catalogued and store.collection_exists(collection) else set()
+    missing = len(catalogued - stored)
+    if missing:
+        raise CatalogError(
+            f"collection {collection!r} of catalog {catalog.public_url} has {missing} products that the vector store "
+            f"{store_location(store, catalog)} lacks and no record of their store (another data dir may share "
+            "DATABASE_URL); pass --recreate to replace them, or --collection NAME for a separate collection"
+        )
+
+
+def claim_collection(store: VectorStore, catalog: Catalog, collection: str, *, recreate: bool = False) -> None:
     """Record that the collection's catalog rows belong to this store; refuse if another store's do.
 
-    A collection whose recorded embedded store is gone is taken over.
+    A collection whose recorded embedded store is gone is taken over. Rows with no
+    recorded store are claimed only if this store holds them all (or with ``recreate``).
     """
     location = store_location(store, catalog)
+    if catalog.store_of(collection) is None and not recreate:
+        _check_unclaimed_rows(store, catalog, collection)
     owner = catalog.claim_collection(collection, location)
     if owner != location and _recorded_store_is_gone(owner, catalog, collection):
         owner = catalog.claim_collection(collection, location, replacing=owner)

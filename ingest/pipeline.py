@@ -137,7 +137,7 @@ def ingest(
     started = time.perf_counter()
     collection = options.collection
     identity = model.identity()
-    claim_collection(store, catalog, collection)  # refuses rows of another data dir's store
+    claim_collection(store, catalog, collection, recreate=options.recreate)  # refuses another data dir's rows
     if options.recreate:
         store.delete_collection(collection)
         catalog.delete_collection(collection)

@@ -107,6 +107,7 @@ Catalog(sys.argv[1]).close()
 """
 
 
+@pytest.mark.slow
 def test_six_processes_create_a_fresh_postgres_schema_at_once(postgres_url: str) -> None:
     start = time.time() + 4.0  # every process is imported and waiting by then
     processes = [

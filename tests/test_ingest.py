@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from ingest.cli import main
 from ingest.pipeline import IngestError, IngestOptions, ingest
@@ -229,6 +230,7 @@ def test_rows_the_catalog_cannot_hold_are_skipped_and_listed(
     assert sorted(p.stem for p in (tmp_path / "d" / "images" / "fashion_products").glob("*.jpg")) == sorted(map(str, stored))
 
 
+@pytest.mark.slow
 def test_two_data_dirs_sharing_a_database_keep_their_rows(
     capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path, shared_database: str
 ) -> None:
@@ -279,3 +281,18 @@ def test_status_reports_and_ingest_repairs_a_store_out_of_step(
     assert code == 0 and "ingested 0, skipped 20" in out and "removed 15" in out
     assert _ids_everywhere(data_dir) == (set(ids[:-12]),) * 2
     assert _status(capsys, data_dir)["in_step"]
+
+
+def test_rows_of_an_older_catalog_are_claimed_only_by_their_store(
+    capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    common = [*TINY, "--dataset", str(parquet_dataset), "--limit", "20", "--qdrant", "edge", "--workers", "0"]
+    assert _run(capsys, *common, "--data-dir", str(tmp_path / "a"))[0] == 0
+    with Catalog(url).engine.begin() as connection:  # as a catalog written before stores were recorded
+        connection.execute(text("DELETE FROM collection_stores"))
+    code, _, err = _run(capsys, *common, "--limit", "5", "--data-dir", str(tmp_path / "b"))
+    assert code == 2 and "has 20 products that the vector store" in err and err.count("\n") == 1
+    code, out, _ = _run(capsys, *common, "--data-dir", str(tmp_path / "a"))
+    assert code == 0 and "skipped 20" in out and Catalog(url).store_of("fashion_products") is not None
