@@ -8,21 +8,34 @@ Two things can put them out of step:
   the other's rows as stale.
 
 :func:`compare` measures the first (``python -m ingest --status`` reports it) and
-:func:`repair` removes it (ingest runs it first). :func:`claim_collection` records
-which store a collection's rows belong to and refuses a second store.
+:func:`repair` removes it (ingest runs it first). Vectors without rows are also what
+a live ingest has between its two writes, so they are deleted only by an ingest that
+holds the collection's :class:`WriterLease` alone (several ingests may share one
+Qdrant server). :func:`claim_collection` records which store a collection's rows
+belong to and refuses a second store.
 """
 
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
 
 from shared.catalog import Catalog, CatalogError
 from shared.vector_store import EdgeStore, ServerStore, VectorStore
 
+try:  # POSIX only; elsewhere every ingest counts as the only one
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 EDGE_PREFIX = "edge:"
 SERVER_PREFIX = "server:"
+LEASE_CLASS = 0x66617368  # first key of the PostgreSQL advisory locks of ingest leases
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,76 @@ def compare(store: VectorStore, catalog: Catalog, collection: str) -> Difference
     return Difference(frozenset(stored - catalogued), frozenset(catalogued - stored))
 
 
-def repair(store: VectorStore, catalog: Catalog, collection: str) -> Difference:
-    """Delete vectors without catalog rows and rows without vectors; returns what was deleted.
+class WriterLease:
+    """Held by every ingest of a collection while it writes; ``sole`` if no other ingest held it.
+
+    A sole lease starts exclusive, so no other ingest starts writing until
+    :meth:`share` (after the repair). On PostgreSQL it is a session advisory lock; on
+    a SQLite catalog, a byte-range lock on ``<database>-ingest.lock``. Both end with
+    the process, however it ends.
+    """
+
+    def __init__(self, catalog: Catalog, collection: str) -> None:
+        self._key = zlib.crc32(collection.encode("utf-8")) & 0x7FFFFFFF
+        self._connection: Any = None
+        self._file: int | None = None
+        if catalog.engine.dialect.name == "postgresql":
+            self._connection = catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self.sole = bool(self._pg("SELECT pg_try_advisory_lock(:c, :k)"))
+            if not self.sole:
+                self._pg("SELECT pg_advisory_lock_shared(:c, :k)")
+            return
+        folder = _sqlite_folder(catalog)
+        if folder is None or fcntl is None:
+            self.sole = True
+            return
+        try:
+            self._file = os.open(f"{catalog.engine.url.database}-ingest.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a read-only folder: the catalog cannot be written either, and says so
+            self.sole = True
+            return
+        try:
+            fcntl.lockf(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self._key)
+            self.sole = True
+        except OSError:
+            fcntl.lockf(self._file, fcntl.LOCK_SH, 1, self._key)
+            self.sole = False
+
+    def _pg(self, query: str) -> Any:
+        return self._connection.execute(text(query), {"c": LEASE_CLASS, "k": self._key}).scalar()
+
+    def share(self) -> None:
+        """Let other ingests of the collection start (a sole lease becomes shared)."""
+        if self.sole and self._connection is not None:
+            self._pg("SELECT pg_advisory_lock_shared(:c, :k)")
+            self._pg("SELECT pg_advisory_unlock(:c, :k)")
+        elif self.sole and self._file is not None:
+            fcntl.lockf(self._file, fcntl.LOCK_SH, 1, self._key)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._pg("SELECT pg_advisory_unlock_all()")
+            self._connection.close()
+            self._connection = None
+        if self._file is not None:
+            os.close(self._file)  # releases this process's locks on the file
+            self._file = None
+
+    def __enter__(self) -> "WriterLease":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def repair(store: VectorStore, catalog: Catalog, collection: str, lease: WriterLease) -> Difference:
+    """Delete rows without vectors and, with a sole lease, vectors without rows; returns what was deleted.
 
     Products of the dataset among them are embedded again by the run that follows.
     """
     difference = compare(store, catalog, collection)
+    if not lease.sole:  # another live ingest may be between its vector and catalog writes
+        difference = Difference(frozenset(), difference.rows_without_vectors)
     if difference.rows_without_vectors:
         catalog.delete_products(collection, sorted(difference.rows_without_vectors))
     if difference.vectors_without_rows:

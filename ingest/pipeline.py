@@ -23,7 +23,7 @@ from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, Product, ProductTable
 from shared.embedding import encode_image_batch
 from shared.models import LoadedModel
 from shared.vector_store import VectorPoint, VectorStore
-from ingest.consistency import claim_collection, repair
+from ingest.consistency import WriterLease, claim_collection, repair
 from ingest.loader import DecodedBatch, ProductImages, default_workers, product_loader
 
 
@@ -134,6 +134,13 @@ def ingest(
     model: LoadedModel, table: ProductTable, store: VectorStore, catalog: Catalog, options: IngestOptions
 ) -> IngestSummary:
     """Embed and store every product of `table` that the collection does not hold yet."""
+    with WriterLease(catalog, options.collection) as lease:
+        return _ingest(model, table, store, catalog, options, lease)
+
+
+def _ingest(
+    model: LoadedModel, table: ProductTable, store: VectorStore, catalog: Catalog, options: IngestOptions, lease: WriterLease
+) -> IngestSummary:
     started = time.perf_counter()
     collection = options.collection
     identity = model.identity()
@@ -146,7 +153,8 @@ def ingest(
     if not store.collection_exists(collection):
         store.create_collection(collection, identity.embedding_dim)
 
-    repaired = repair(store, catalog, collection)  # what a killed run left on one side only
+    repaired = repair(store, catalog, collection, lease)  # what a killed run left on one side only
+    lease.share()
     pending, already = _pending_indices(table, catalog.product_ids(collection))
     summary = IngestSummary(requested=already + len(pending), skipped=already)
     summary.repaired = len(repaired.vectors_without_rows) + len(repaired.rows_without_vectors)

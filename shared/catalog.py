@@ -265,12 +265,16 @@ class Catalog:
                 checked.append(check_product_row(row))
             except InvalidProductError as error:
                 raise CatalogError(f"product {row.get('id')!r} cannot be stored in the catalog: {error}") from None
-        with Session(self.engine) as session, session.begin():
-            for chunk in _chunks([row["id"] for row in checked]):
-                session.execute(
-                    delete(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
-                )
-            session.add_all(ProductRecord(collection=collection, **row) for row in checked)
+        try:
+            with Session(self.engine) as session, session.begin():
+                for chunk in _chunks([row["id"] for row in checked]):
+                    session.execute(
+                        delete(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
+                    )
+                session.add_all(ProductRecord(collection=collection, **row) for row in checked)
+        except SQLAlchemyError as error:
+            reason = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
+            raise CatalogError(f"cannot write to the catalog database {self.public_url} ({reason})") from None
 
     def product_ids(self, collection: str) -> set[int]:
         with Session(self.engine) as session:
