@@ -67,7 +67,7 @@ def _run(command: list[str]) -> None:
 def postgres_server() -> Iterator[str]:
     """Start a fresh cluster; yields its ``postgresql+psycopg://`` URL; stops and deletes it at the end."""
     binaries = server_binaries()
-    root = Path(tempfile.mkdtemp(prefix="pg-test-"))
+    root = Path(tempfile.mkdtemp(prefix="pg-test-", dir="/tmp" if os.geteuid() == 0 else None))  # the server user reaches /tmp
     if os.geteuid() == 0:
         shutil.chown(root, SERVER_USER, SERVER_USER)
     data, port = root / "data", _free_port()
