@@ -49,12 +49,6 @@ class Difference:
     def in_step(self) -> bool:
         return not self.vectors_without_rows and not self.rows_without_vectors
 
-    def describe(self) -> str:
-        return (
-            f"{len(self.vectors_without_rows)} vectors without catalog rows, "
-            f"{len(self.rows_without_vectors)} catalog rows without vectors"
-        )
-
 
 def compare(store: VectorStore, catalog: Catalog, collection: str) -> Difference:
     """How the collection's vector ids and catalog ids differ (an absent collection holds no vectors)."""
