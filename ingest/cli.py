@@ -65,12 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def collection_status(settings: Settings, store: VectorStore, catalog: Catalog) -> list[dict[str, Any]]:
+    from ingest.consistency import compare, store_location
+
     rows = []
+    location = store_location(store, catalog)
     for name in sorted(set(catalog.collections()) | {settings.collection}):
         run = catalog.latest_run(name)
         exists = store.collection_exists(name)
         if run is None and not exists:
             continue
+        difference = compare(store, catalog, name)
+        owner = catalog.store_of(name)
         rows.append(
             {
                 "collection": name,
@@ -82,6 +87,10 @@ def collection_status(settings: Settings, store: VectorStore, catalog: Catalog) 
                 "embedding_dim": run.embedding_dim if run else None,
                 "backend": store.backend,
                 "last_run_finished": bool(run and run.finished_at),
+                "vectors_without_rows": len(difference.vectors_without_rows),
+                "rows_without_vectors": len(difference.rows_without_vectors),
+                "in_step": difference.in_step,
+                "rows_of_other_store": owner if owner not in (None, location) else None,
             }
         )
     return rows
@@ -97,6 +106,13 @@ def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
         model = f"{row['model']}/{row['pretrained']}" if row["pretrained"] else row["model"]
         weights = f"weights {row['weights_sha256'][:12]}" if row["weights_sha256"] else "base weights"
         state = "" if row["last_run_finished"] else " (last run interrupted: run ingest again to finish)"
+        if row["rows_of_other_store"]:
+            state += f"; its catalog rows belong to the vector store {row['rows_of_other_store']} (shared DATABASE_URL)"
+        elif not row["in_step"]:
+            state += (
+                f"; out of step: {row['vectors_without_rows']} vectors without catalog rows, "
+                f"{row['rows_without_vectors']} catalog rows without vectors: run ingest again to repair"
+            )
         print(
             f"{row['collection']}: {row['products']} products, {row['vectors']} vectors, "
             f"model {model} ({weights}), backend {row['backend']}{state}"

@@ -1,26 +1,30 @@
 """The ingest job: embed every product image, upsert vectors and payloads, record metadata.
 
-Order of writes per batch: image files, then vectors (the store), then catalog rows.
-A run that is killed part-way therefore leaves, at worst, one batch of vectors
-without catalog rows; the next run re-embeds exactly the products that are not in
-both, so the store and the catalog always end with the same product ids.
+Each batch's rows are checked against the catalog's columns first (a row no
+column can hold is skipped and listed, like a broken image). Then the writes, in
+order: image files, vectors (the store), catalog rows. A run that is killed
+part-way therefore leaves, at worst, one batch of vectors without catalog rows;
+the next run deletes whatever one side holds and the other does not
+(``ingest.consistency.repair``) and re-embeds the dataset's products that are not
+in both, so the store and the catalog always end with the same product ids.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from shared.catalog import Catalog, ModelIdentity
-from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, ProductTable
+from shared.catalog import Catalog, InvalidProductError, ModelIdentity, check_product_row
+from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, Product, ProductTable
 from shared.embedding import encode_image_batch
 from shared.models import LoadedModel
 from shared.vector_store import VectorPoint, VectorStore
-from ingest.loader import ProductImages, default_workers, product_loader
+from ingest.consistency import WriterLease, claim_collection, repair
+from ingest.loader import DecodedBatch, ProductImages, default_workers, product_loader
 
 
 class IngestError(RuntimeError):
@@ -46,6 +50,8 @@ class IngestSummary:
     ingested: int = 0
     skipped: int = 0
     failed: dict[int, str] = field(default_factory=dict)
+    repaired: int = 0
+    """Vectors without catalog rows and rows without vectors that a killed run had left, deleted."""
     seconds: float = 0.0
 
     @property
@@ -57,6 +63,8 @@ class IngestSummary:
             f"ingested {self.ingested}, skipped {self.skipped} (already stored), failed {len(self.failed)}"
             f" of {self.requested} products in {self.seconds:.1f} s ({self.images_per_second:.1f} images/s)"
         )
+        if self.repaired:
+            text += f"; removed {self.repaired} vectors or catalog rows left without their counterpart"
         if self.failed:
             shown = ", ".join(str(i) for i in sorted(self.failed)[:20])
             more = f" and {len(self.failed) - 20} more" if len(self.failed) > 20 else ""
@@ -86,6 +94,29 @@ def check_model_fits(store: VectorStore, catalog: Catalog, collection: str, mode
         )
 
 
+def _checked_rows(batch: DecodedBatch, failed: dict[int, str]) -> tuple[list[int], list[Product], list[dict[str, Any]]]:
+    """The batch's positions, products and catalog rows that the catalog can hold.
+
+    A row it cannot hold is added to `failed` and its image file removed, before
+    anything of it is stored.
+    """
+    positions: list[int] = []
+    products: list[Product] = []
+    rows: list[dict[str, Any]] = []
+    for position, (product, path) in enumerate(zip(batch.products, batch.image_paths)):
+        try:
+            row = check_product_row({"id": product.id, **product.attributes, "image_path": path})
+        except InvalidProductError as error:
+            failed[product.id] = str(error)
+            Path(path).unlink(missing_ok=True)
+            continue
+        attributes = {k: v for k, v in row.items() if k not in ("id", "image_path")}
+        positions.append(position)
+        products.append(replace(product, attributes=attributes))
+        rows.append(row)
+    return positions, products, rows
+
+
 def _pending_indices(table: ProductTable, done: set[int]) -> tuple[list[int], int]:
     """Row indices still to embed (first row of each id), and how many ids are already done."""
     seen: set[int] = set()
@@ -103,21 +134,30 @@ def ingest(
     model: LoadedModel, table: ProductTable, store: VectorStore, catalog: Catalog, options: IngestOptions
 ) -> IngestSummary:
     """Embed and store every product of `table` that the collection does not hold yet."""
+    with WriterLease(catalog, options.collection) as lease:
+        return _ingest(model, table, store, catalog, options, lease)
+
+
+def _ingest(
+    model: LoadedModel, table: ProductTable, store: VectorStore, catalog: Catalog, options: IngestOptions, lease: WriterLease
+) -> IngestSummary:
     started = time.perf_counter()
     collection = options.collection
     identity = model.identity()
+    claim_collection(store, catalog, collection, recreate=options.recreate)  # refuses another data dir's rows
     if options.recreate:
         store.delete_collection(collection)
         catalog.delete_collection(collection)
+        claim_collection(store, catalog, collection)
     check_model_fits(store, catalog, collection, identity)
     if not store.collection_exists(collection):
         store.create_collection(collection, identity.embedding_dim)
 
-    stored = store.all_ids(collection)
-    catalogued = catalog.product_ids(collection)
-    catalog.delete_products(collection, sorted(catalogued - stored))  # rows whose vectors never landed
-    pending, already = _pending_indices(table, stored & catalogued)
+    repaired = repair(store, catalog, collection, lease)  # what a killed run left on one side only
+    lease.share()
+    pending, already = _pending_indices(table, catalog.product_ids(collection))
     summary = IngestSummary(requested=already + len(pending), skipped=already)
+    summary.repaired = len(repaired.vectors_without_rows) + len(repaired.rows_without_vectors)
     run_id = catalog.start_run(collection, identity, options.dataset, store.backend, summary.requested)
 
     images_dir = options.images_dir / collection
@@ -129,17 +169,19 @@ def ingest(
     with tqdm(total=len(pending), unit="img", desc=f"ingest {collection}", disable=not options.progress) as bar:
         for batch in loader:
             summary.failed.update(batch.failures)
-            if batch.pixels is not None:
-                vectors = encode_image_batch(model, batch.pixels)
+            positions, products, rows = _checked_rows(batch, summary.failed)
+            if batch.pixels is not None and positions:
+                vectors = encode_image_batch(model, batch.pixels[positions])
                 points = [
                     VectorPoint(p.id, vector, payload_of(p.attributes), p.display_name)
-                    for p, vector in zip(batch.products, vectors)
+                    for p, vector in zip(products, vectors)
                 ]
                 store.upsert(collection, points)
-                catalog.upsert_products(
-                    collection,
-                    [{"id": p.id, **p.attributes, "image_path": path} for p, path in zip(batch.products, batch.image_paths)],
-                )
+                try:
+                    catalog.upsert_products(collection, rows)
+                except BaseException:  # never leave this batch's vectors without rows
+                    store.delete_points(collection, [p.id for p in products])
+                    raise
                 summary.ingested += len(points)
             bar.update(len(batch.products) + len(batch.failures))
     summary.seconds = time.perf_counter() - started

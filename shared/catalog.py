@@ -3,29 +3,58 @@
 Products are keyed by (collection, product id), so one database can hold several
 collections (say, one per model) and each matches its vector-store collection id
 for id. The default URL is ``sqlite:///<data dir>/catalog.db``; any SQLAlchemy
-URL works.
+URL works (PostgreSQL: ``postgresql+psycopg://...`` with the ``postgres`` extra).
+
+Rows are checked against the column definitions before any write
+(:func:`check_product_row`), so every database accepts the same rows. Each
+collection records which vector store it belongs to (``collection_stores``), so
+two data dirs sharing one database cannot clean up each other's rows. The schema
+is created under a PostgreSQL advisory lock, so processes opening a fresh
+database at once do not race.
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, create_engine, delete, event, func, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.datasets import ATTRIBUTE_FIELDS
 
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
+_SCHEMA_LOCK_KEY = 0x66617368  # PostgreSQL advisory lock held while creating the schema ("fash")
+_DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
+_INTEGER_BITS = {SmallInteger: 16, BigInteger: 64, Integer: 32}  # most specific type first
 
 
 class CatalogError(RuntimeError):
     """The catalog database cannot be opened or written; the message names the URL."""
+
+
+class InvalidProductError(ValueError):
+    """A product row that no catalog column can hold; the message names the field and the limit."""
 
 
 class Base(DeclarativeBase):
@@ -58,6 +87,15 @@ class ProductRecord(Base):
                 data[key] = value
         data["image_path"] = self.image_path
         return data
+
+
+class CollectionStore(Base):
+    """Which vector store a collection's rows belong to (see ``Catalog.claim_collection``)."""
+
+    __tablename__ = "collection_stores"
+
+    collection: Mapped[str] = mapped_column(String(255), primary_key=True)
+    store: Mapped[str] = mapped_column(Text)
 
 
 class IngestRun(Base):
@@ -104,6 +142,55 @@ class ModelIdentity:
         return f"{self.model_name} pretrained={self.pretrained}"
 
 
+def _check_value(column: Column[Any], value: Any) -> Any:
+    """The value as the column stores it; InvalidProductError if no database could hold it."""
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, String):
+        cleaned = str(value).replace("\x00", "")  # PostgreSQL text cannot hold NUL bytes
+        try:
+            cleaned.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidProductError(f"{column.name} is not valid UTF-8 text") from None
+        if kind.length is not None and len(cleaned) > kind.length:
+            raise InvalidProductError(
+                f"{column.name} has {len(cleaned)} characters, more than the {kind.length} the catalog holds"
+            )
+        return cleaned.strip() or None
+    if isinstance(kind, Integer):
+        bits = next(b for t, b in _INTEGER_BITS.items() if isinstance(kind, t))
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise InvalidProductError(f"{column.name} {value!r} is not a whole number")
+        if not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1):
+            raise InvalidProductError(f"{column.name} {value} is out of range (a {bits}-bit integer)")
+        return int(value)
+    return value
+
+
+def check_product_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row normalised for the ``products`` table (NUL bytes stripped, blank text dropped).
+
+    Raises InvalidProductError for a value no catalog database can hold (text longer
+    than its column, an integer out of its column's range, text that is not UTF-8),
+    the same on every dialect, so a row is refused before anything is written.
+    """
+    columns = ProductRecord.__table__.columns
+    checked: dict[str, Any] = {"id": _check_value(columns["id"], row["id"])}
+    for key in (*ATTRIBUTE_FIELDS, "image_path"):
+        value = _check_value(columns[key], row.get(key))
+        if value is not None:
+            checked[key] = value
+    return checked
+
+
+def _public_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: SQLAlchemy's own error names the problem
+        return url
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -123,22 +210,40 @@ class Catalog:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.public_url = shown = _public_url(url)
         try:
             self.engine = create_engine(url)
+        except ImportError as error:
+            driver = error.name or "its driver"
+            extra = _DRIVER_EXTRAS.get(driver.split(".")[0])
+            fix = f"pip install 'fashion-clip-search[{extra}]'" if extra else f"install {driver}"
+            if driver.startswith("psycopg2"):
+                fix = f"use postgresql+psycopg://... and {fix}"
+            raise CatalogError(f"catalog database {shown} needs the Python module {driver}, which is not installed; {fix}") from None
+        except (SQLAlchemyError, ValueError) as error:
+            raise CatalogError(f"catalog URL {shown} is not valid ({error}); check DATABASE_URL") from None
+        try:
             if self.engine.dialect.name == "sqlite":
                 _sqlite_pragmas(self.engine)
             self._create_tables()
         except (SQLAlchemyError, OSError) as error:
+            self.engine.dispose()
             reason = str(error).splitlines()[0]
             raise CatalogError(
-                f"cannot open the catalog database {url} ({reason}); check DATABASE_URL or --data-dir"
+                f"cannot open the catalog database {shown} ({reason}); check DATABASE_URL or --data-dir"
             ) from None
 
     def _create_tables(self) -> None:
+        """Create missing tables; safe when several processes open a fresh database at once."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as connection:  # the lock ends with the transaction
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                Base.metadata.create_all(connection)
+            return
         try:
             Base.metadata.create_all(self.engine)
-        except OperationalError as error:  # another process created them between check and create
-            if "already exists" not in str(error):
+        except (OperationalError, ProgrammingError, IntegrityError) as error:  # created meanwhile by another process
+            if "already exists" not in str(error) and "UNIQUE" not in str(error).upper():
                 raise
             Base.metadata.create_all(self.engine)
 
@@ -147,24 +252,29 @@ class Catalog:
 
     # -- products -----------------------------------------------------------
     def upsert_products(self, collection: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert or replace products (dicts with ``id``, attributes and ``image_path``)."""
+        """Insert or replace products (dicts with ``id``, attributes and ``image_path``).
+
+        Every row is checked first (:func:`check_product_row`): one that no column can
+        hold raises CatalogError and nothing is written.
+        """
         if not rows:
             return
-        with Session(self.engine) as session, session.begin():
-            ids = [int(row["id"]) for row in rows]
-            for chunk in _chunks(ids):
-                session.execute(
-                    delete(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
-                )
-            session.add_all(
-                ProductRecord(
-                    collection=collection,
-                    id=int(row["id"]),
-                    image_path=row.get("image_path"),
-                    **{k: row.get(k) for k in ATTRIBUTE_FIELDS},
-                )
-                for row in rows
-            )
+        checked: list[dict[str, Any]] = []
+        for row in rows:
+            try:
+                checked.append(check_product_row(row))
+            except InvalidProductError as error:
+                raise CatalogError(f"product {row.get('id')!r} cannot be stored in the catalog: {error}") from None
+        try:
+            with Session(self.engine) as session, session.begin():
+                for chunk in _chunks([row["id"] for row in checked]):
+                    session.execute(
+                        delete(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
+                    )
+                session.add_all(ProductRecord(collection=collection, **row) for row in checked)
+        except SQLAlchemyError as error:
+            reason = str(error.orig if getattr(error, "orig", None) else error).splitlines()[0]
+            raise CatalogError(f"cannot write to the catalog database {self.public_url} ({reason})") from None
 
     def product_ids(self, collection: str) -> set[int]:
         with Session(self.engine) as session:
@@ -196,6 +306,30 @@ class Catalog:
         with Session(self.engine) as session, session.begin():
             session.execute(delete(ProductRecord).where(ProductRecord.collection == collection))
             session.execute(delete(IngestRun).where(IngestRun.collection == collection))
+            session.execute(delete(CollectionStore).where(CollectionStore.collection == collection))
+
+    def store_of(self, collection: str) -> str | None:
+        """The location of the vector store the collection's rows belong to, if recorded."""
+        with Session(self.engine) as session:
+            return session.scalar(select(CollectionStore.store).where(CollectionStore.collection == collection))
+
+    def claim_collection(self, collection: str, store: str, *, replacing: str | None = None) -> str:
+        """Record that the collection's rows belong to the vector store at ``store``.
+
+        Only a collection with no recorded store (or, with ``replacing``, the one recorded
+        as that store) is claimed. Returns the store recorded afterwards: the caller
+        owns the collection only if that is ``store``.
+        """
+        try:
+            with Session(self.engine) as session, session.begin():
+                owner = session.get(CollectionStore, collection, with_for_update=True)
+                if owner is None:
+                    session.add(CollectionStore(collection=collection, store=store))
+                elif owner.store == replacing:
+                    owner.store = store
+        except IntegrityError:  # another process claimed it at the same moment
+            pass
+        return self.store_of(collection) or store
 
     def collections(self) -> list[str]:
         with Session(self.engine) as session:

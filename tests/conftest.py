@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.models import LoadedModel, load_model
+from tests.postgres_server import PostgresUnavailable, fresh_database, postgres_server
 from tests.synthetic import make_rows, write_kaggle, write_parquet
 
 
@@ -35,3 +37,19 @@ def tiny() -> LoadedModel:
 def tiny_hf() -> LoadedModel:
     """The tiny test model with a Hugging Face text tower (like lite's)."""
     return load_model("tiny-hf-test", None)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL cluster for the session (fails, never skips, without the server binaries)."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """The URL of an empty database of its own on the session's PostgreSQL server."""
+    return fresh_database(postgres_server_url)

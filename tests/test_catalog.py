@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from shared.catalog import Catalog, CatalogError, ModelIdentity
+from shared.catalog import Catalog, CatalogError, InvalidProductError, ModelIdentity, check_product_row
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LITE = ModelIdentity("lite", None, None, None, 512)
 
@@ -51,3 +56,82 @@ def test_model_identity_compares_weights_by_hash() -> None:
 def test_unopenable_database_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="DATABASE_URL"):
         Catalog(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+
+
+# -- rows every database can hold (issue 9) ----------------------------------------
+TOO_BIG = {
+    "season": "S" * 33,
+    "gender": "G" * 65,
+    "masterCategory": "M" * 129,
+    "articleType": "A" * 129,
+    "year": 3_000_000_000,
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Catalog:
+    if request.param == "sqlite":
+        return _catalog(tmp_path)
+    return Catalog(request.getfixturevalue("postgres_url"))
+
+
+@pytest.mark.parametrize(("field", "value"), TOO_BIG.items())
+def test_rows_no_column_can_hold_are_refused_before_writing(any_catalog: Catalog, field: str, value: object) -> None:
+    any_catalog.upsert_products("c", [{"id": 1, "gender": "Men"}])
+    with pytest.raises(CatalogError, match=f"product 2 .*{field}") as raised:
+        any_catalog.upsert_products("c", [{"id": 1, "gender": "Women"}, {"id": 2, field: value}])
+    assert "\n" not in str(raised.value)
+    assert any_catalog.get_products("c", [1, 2]) == {1: {"id": 1, "gender": "Men", "image_path": None}}
+    with pytest.raises(InvalidProductError, match=field):
+        check_product_row({"id": 2, field: value})
+
+
+def test_nul_bytes_are_stripped_on_every_database(any_catalog: Catalog) -> None:
+    any_catalog.upsert_products("c", [{"id": 7, "productDisplayName": "Blue\x00 Shirt", "season": "\x00", "year": 2012}])
+    assert any_catalog.get_products("c", [7]) == {7: {"id": 7, "productDisplayName": "Blue Shirt", "year": 2012, "image_path": None}}
+
+
+def test_row_check_follows_the_column_definitions() -> None:
+    assert check_product_row({"id": 2**63 - 1, "season": "S" * 32, "year": -(2**31)})["season"] == "S" * 32
+    for row in ({"id": 2**63}, {"id": 1, "year": 2012.5}, {"id": 1, "usage": "bad \udc80 text"}):
+        with pytest.raises(InvalidProductError):
+            check_product_row(row)
+
+
+# -- opening PostgreSQL ------------------------------------------------------------
+OPEN_AT = """
+import sys, time
+from shared.catalog import Catalog
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+Catalog(sys.argv[1]).close()
+"""
+
+
+@pytest.mark.slow
+def test_six_processes_create_a_fresh_postgres_schema_at_once(postgres_url: str) -> None:
+    start = time.time() + 4.0  # every process is imported and waiting by then
+    processes = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AT, postgres_url, str(start)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 6, "\n".join(e for e in errors if e)[-2000:]
+    assert Catalog(postgres_url).collections() == []
+
+
+def test_postgres_without_its_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    with pytest.raises(CatalogError) as raised:
+        Catalog("postgresql+psycopg://user:secret@127.0.0.1:1/shop")
+    message = str(raised.value)
+    assert "psycopg" in message and "fashion-clip-search[postgres]" in message and "\n" not in message
+    assert "secret" not in message and "127.0.0.1:1/shop" in message
+
+
+def test_a_collection_is_claimed_by_one_store(any_catalog: Catalog) -> None:
+    assert any_catalog.claim_collection("c", "edge:/a") == "edge:/a"
+    assert any_catalog.claim_collection("c", "edge:/b") == "edge:/a"
+    assert any_catalog.claim_collection("c", "edge:/b", replacing="edge:/x") == "edge:/a"
+    assert any_catalog.claim_collection("c", "edge:/b", replacing="edge:/a") == "edge:/b"
+    any_catalog.delete_collection("c")
+    assert any_catalog.store_of("c") is None

@@ -138,6 +138,14 @@ def test_upsert_is_idempotent_and_replaces_payloads(filled: VectorStore, points:
     assert filled.count(NAME) == N and filled.count(NAME, {"baseColour": "Silver"}) == 1
 
 
+def test_delete_points_removes_exactly_those_ids(filled: VectorStore, points: list[VectorPoint]) -> None:
+    gone = [points[0].id, points[5].id, 999_999]  # an id never stored is ignored
+    filled.delete_points(NAME, gone)
+    filled.delete_points(NAME, [])
+    assert filled.all_ids(NAME) == {p.id for p in points} - set(gone)
+    assert filled.count(NAME) == len(points) - 2 and points[0].id not in filled.retrieve_vectors(NAME, [points[0].id])
+
+
 def test_upsert_rejects_wrong_dimension_and_bad_ids(filled: VectorStore) -> None:
     with pytest.raises(StoreError, match="dimension 5"):
         filled.upsert(NAME, [VectorPoint(1, np.ones(5, np.float32), {})])

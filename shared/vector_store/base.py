@@ -235,6 +235,10 @@ class VectorStore(ABC):
         """Insert or replace points by id; durable once this returns."""
 
     @abstractmethod
+    def delete_points(self, name: str, ids: Iterable[int]) -> None:
+        """Delete points by id (ids not stored are ignored); durable once this returns."""
+
+    @abstractmethod
     def all_ids(self, name: str) -> set[int]:
         """Every point id in the collection."""
 

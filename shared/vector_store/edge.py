@@ -214,6 +214,14 @@ class EdgeStore(VectorStore):
             shard.flush()
             entry.flushed_at = time.monotonic()
 
+    def delete_points(self, name: str, ids: Iterable[int]) -> None:
+        unique = sorted({int(i) for i in ids})
+        if not unique:
+            return
+        shard = self._shard(name)
+        for start in range(0, len(unique), UPSERT_CHUNK):
+            shard.update(qe.UpdateOperation.delete_points(unique[start : start + UPSERT_CHUNK]))
+
     # -- reads -------------------------------------------------------------------------
     def all_ids(self, name: str) -> set[int]:
         shard = self._shard(name)

@@ -173,6 +173,14 @@ class ServerStore(VectorStore):
                 batch.append(models.PointStruct(id=ids[i], vector=vector, payload=dict(points[i].payload)))
             self.client.upsert(name, batch, wait=True)
 
+    def delete_points(self, name: str, ids: Iterable[int]) -> None:
+        unique = sorted({int(i) for i in ids})
+        if not unique:
+            return
+        self._require(name)
+        for start in range(0, len(unique), UPSERT_CHUNK):
+            self.client.delete(name, models.PointIdsList(points=unique[start : start + UPSERT_CHUNK]), wait=True)
+
     # -- reads -------------------------------------------------------------------------
     def all_ids(self, name: str) -> set[int]:
         self._require(name)
