@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from torch import nn
 FORMAT = "fashion-clip-weights/1"
 _FIX = "use a .pt file written by `python -m finetune` (or by torch.save(model.state_dict(), PATH))"
 _HASH_CACHE_SIZE = 32
+RACY_WINDOW_NS = 2_000_000_000
+"""A file modified less than this long ago is hashed again on every read: a second write within the same
+file-system timestamp tick (coarse on some file systems, 2 s on FAT) would leave size and mtime unchanged."""
 
 
 class WeightsError(ValueError):
@@ -76,7 +80,8 @@ def file_version(path: str | os.PathLike[str]) -> FileVersion:
 
 
 def cached_file_sha256(path: str | os.PathLike[str]) -> str:
-    """``file_sha256``, remembered per file version: an unchanged file is hashed once per process."""
+    """``file_sha256``, remembered per file version: an unchanged file is hashed once per process
+    (once it is older than RACY_WINDOW_NS; a fresher one is hashed on every call)."""
     for _attempt in range(3):
         version = file_version(path)
         with _hash_cache_lock:
@@ -85,6 +90,8 @@ def cached_file_sha256(path: str | os.PathLike[str]) -> str:
                 return _hash_cache[version]
         sha = file_sha256(version[0])
         if file_version(path) == version:
+            if time.time_ns() - version[2] < RACY_WINDOW_NS:  # a rewrite now could keep this mtime: don't trust it
+                return sha
             with _hash_cache_lock:
                 _hash_cache[version] = sha
                 while len(_hash_cache) > _HASH_CACHE_SIZE:

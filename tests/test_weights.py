@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -123,21 +124,39 @@ def test_safetensors_file_reads_and_a_truncated_one_is_named(tmp_path: Path) -> 
         read_weights(path)
 
 
+def _age(path: Path, seconds: float, same_as: os.stat_result | None = None) -> os.stat_result:
+    """Set a file's mtime ``seconds`` in the past (or to ``same_as``'s); its new stat."""
+    mtime_ns = same_as.st_mtime_ns if same_as is not None else time.time_ns() - int(seconds * 1e9)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path.stat()
+
+
 def test_hash_cache_follows_size_and_mtime(tmp_path: Path) -> None:
     path = tmp_path / "w.bin"
     path.write_bytes(b"a" * 100)
+    old = _age(path, 60)
     first = cached_file_sha256(path)
     assert first == file_sha256(path)
-    stat = path.stat()
     path.write_bytes(b"b" * 100)  # same size, rewritten in place ...
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... and the old mtime: the cache is trusted
+    _age(path, 0, same_as=old)  # ... and the old mtime: the cache is trusted
     assert cached_file_sha256(path) == first  # not hashed again
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    _age(path, 30)
     assert cached_file_sha256(path) == file_sha256(path) != first  # a new mtime is a new version
     changed_mtime = cached_file_sha256(path)
     path.write_bytes(b"b" * 101)
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    _age(path, 30)
     assert cached_file_sha256(path) == file_sha256(path) != changed_mtime  # so is a new size
+
+
+def test_a_fresh_file_is_not_trusted_to_its_mtime(tmp_path: Path) -> None:
+    """Two writes within one timestamp tick leave size and mtime alike: a fresh file is always hashed."""
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"a" * 100)
+    now = _age(path, 0)
+    assert cached_file_sha256(path) == file_sha256(path)
+    path.write_bytes(b"b" * 100)
+    _age(path, 0, same_as=now)
+    assert cached_file_sha256(path) == file_sha256(path)  # the second content, not the cached first
 
 
 def test_unchanged_file_is_hashed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,13 +164,14 @@ def test_unchanged_file_is_hashed_once(tmp_path: Path, monkeypatch: pytest.Monke
 
     path = tmp_path / "w.pt"
     sha = save_weights(path, _model(), "a")
+    _age(path, 10)
     hashed: list[str] = []
     monkeypatch.setattr(weights_module, "file_sha256", lambda p: hashed.append(str(p)) or file_sha256(p))
     for _ in range(3):
         assert read_weights(path).sha256 == sha
-    assert hashed == []  # save_weights left the hash in the cache; three reads hash nothing
+    assert len(hashed) == 1  # three reads of one file version: hashed once
     save_weights(path, _model(), "b")
-    assert read_weights(path).sha256 != sha
+    assert read_weights(path).sha256 != sha and len(hashed) == 3  # a new version: hashed again (save, read)
 
 
 def test_expected_hash_is_checked_before_reading(tmp_path: Path) -> None:
