@@ -32,16 +32,24 @@ from finetune.plots import plot_training_log, retrieval_grid
 from finetune.towers import ImageTowerSplit, image_blocks, split_image_tower
 from shared.datasets import open_products
 from shared.embedding import encode_pil_images, encode_texts
-from shared.models import LoadedModel, load_model
+from shared.models import LoadedModel, ModelLoadError, load_model
 from shared.runtime import tune_allocator
-from shared.weights import read_weights
+from shared.weights import WeightsError, read_weights
 
 CATEGORY_FIELDS = ("subCategory", "articleType", "baseColour")
 
 
+def _models_error(spec: str, error: Exception) -> ValueError:
+    """A weights file's error under this command's own flag (the shared message names no flag)."""
+    return ValueError(f"--models {spec}: {error}; or pass a base model name such as lite")
+
+
 def _load(spec: str, pretrained: str | None) -> tuple[str, LoadedModel]:
     if Path(spec).is_file():
-        return Path(spec).name, load_model(spec, weights=spec)
+        try:
+            return Path(spec).name, load_model(spec, weights=spec)
+        except ModelLoadError as error:
+            raise _models_error(spec, error) from error
     tag = None if pretrained in ("none", "None", "") else pretrained
     return f"{spec} (base)", load_model(spec, tag)
 
@@ -145,7 +153,10 @@ def _split_config(specs: Sequence[str], args: argparse.Namespace) -> TrainConfig
     config = TrainConfig(dataset=args.dataset or DEFAULT_DATASET)
     for spec in specs:
         if Path(spec).is_file():
-            training = read_weights(spec).metadata.get("training") or {}
+            try:
+                training = read_weights(spec).metadata.get("training") or {}
+            except WeightsError as error:
+                raise _models_error(spec, error) from error
             for key in ("dataset", "subset_size", "val_fraction", "seed"):
                 if key in training:
                     setattr(config, key, training[key])

@@ -27,11 +27,11 @@ from PIL import Image
 from shared.catalog import Catalog, ModelIdentity
 from shared.embedding import encode_pil_images, encode_texts
 from shared.images import decode_image
-from shared.models import load_model
+from shared.models import LoadedModel
+from shared.recorded_model import RecordedFrom, load_recorded_model
 from shared.search_types import CollectionMissingError, RetrieverError, SearchResult
 from shared.settings import Settings
 from shared.vector_store import Filters, ScoredHit, VectorStore, open_store
-from shared.weights import file_sha256
 
 ImageInput = str | Path | Image.Image | bytes
 
@@ -101,7 +101,6 @@ class FashionRetriever:
                 ingest_command(self.settings),
             )
         self.identity = self._recorded_identity()
-        self._run_id = self._latest_run_id()
         self.loaded = self._load_model(self.identity)
         dim = store.vector_size(self.collection)
         if dim is not None and dim != self.loaded.embed_dim:
@@ -120,29 +119,15 @@ class FashionRetriever:
             )
         return identity
 
-    def _latest_run_id(self) -> int | None:
+    def _load_model(self, identity: ModelIdentity) -> LoadedModel:
+        """The model that made the vectors; its weights file's hash is checked on every load (recorded_model)."""
         run = self.catalog.latest_run(self.collection)
-        return None if run is None else int(run.id)
-
-    def _load_model(self, identity: ModelIdentity) -> Any:
-        weights = identity.weights_path
-        if self._explicit_weights is not None:
-            if not self._explicit_weights.is_file():
-                raise RetrieverError(f"weights file {self._explicit_weights} does not exist; pass a .pt from finetune")
-            sha = file_sha256(self._explicit_weights)
-            if sha != identity.weights_sha256:
-                raise RetrieverError(
-                    f"weights {self._explicit_weights} (sha256 {sha[:12]}) differ from the model that embedded "
-                    f"collection {self.collection!r} ({identity.describe()}); queries and vectors must come from "
-                    "one model: drop --weights or re-ingest with these weights"
-                )
-            weights = str(self._explicit_weights)
-        elif weights and not Path(weights).is_file():
-            raise RetrieverError(
-                f"collection {self.collection!r} was embedded with weights {weights}, which no longer exist; "
-                "restore the file or re-ingest with --recreate"
-            )
-        return load_model(identity.model_name, identity.pretrained, weights=weights, device=self.device)
+        return load_recorded_model(
+            identity,
+            RecordedFrom(self.collection, run.dataset if run is not None else None, self.settings.data_dir),
+            explicit_weights=self._explicit_weights,
+            device=self.device,
+        )
 
     def _open_store(self) -> VectorStore:
         if self._store is None:
@@ -166,24 +151,34 @@ class FashionRetriever:
         self._idle_timer.start()
 
     def _refresh_model(self) -> None:
-        """After a reopen: follow a re-ingest with another model (unless weights were pinned)."""
-        run_id = self._latest_run_id()
-        if run_id == self._run_id:
-            return
+        """After a reopen: follow a re-ingest with another model (unless weights were pinned).
+
+        The recorded model is compared, not the run id: ``--recreate`` deletes the runs, and SQLite gives
+        the next run the same id again."""
         identity = self._recorded_identity()
         if not identity.same_model(self.identity):
             self.loaded = self._load_model(identity)
             self._text_cache.clear()
             self.identity = identity
-        self._run_id = run_id
 
-    @contextmanager
-    def _session(self) -> Iterator[VectorStore]:
+    def _current_store(self) -> VectorStore:
+        """The open store; a reopen first follows the recorded model, so queries are encoded by the model
+        of the vectors. A refused model leaves the store closed: every later query checks again."""
         with self._lock:
             reopened = self._store is None
             store = self._open_store()
             if reopened:
-                self._refresh_model()
+                try:
+                    self._refresh_model()
+                except BaseException:
+                    self.release()
+                    raise
+            return store
+
+    @contextmanager
+    def _session(self) -> Iterator[VectorStore]:
+        with self._lock:
+            store = self._current_store()
             try:
                 yield store
             finally:
@@ -219,6 +214,7 @@ class FashionRetriever:
         cleaned = [t.strip() for t in texts]
         if not all(cleaned):
             raise RetrieverError("empty text query; type a few words such as 'red summer dress'")
+        self._current_store()  # after a reopen, the model may have changed
         missing = list(dict.fromkeys(t for t in cleaned if t not in self._text_cache))
         fresh = dict(zip(missing, encode_texts(self.loaded, missing))) if missing else {}
         vectors = np.stack([fresh[t] if t in fresh else self._text_cache[t] for t in cleaned])
@@ -231,7 +227,9 @@ class FashionRetriever:
         return vectors
 
     def _image_vector(self, image: ImageInput) -> np.ndarray:
-        return encode_pil_images(self.loaded, [as_pil(image)])[0]
+        picture = as_pil(image)
+        self._current_store()  # after a reopen, the model may have changed
+        return encode_pil_images(self.loaded, [picture])[0]
 
     # -- results ------------------------------------------------------------------
     def _results(self, hits: Sequence[ScoredHit]) -> list[SearchResult]:

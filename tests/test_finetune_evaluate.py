@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from finetune.checkpoints import append_log
@@ -49,3 +50,17 @@ def test_shared_frozen_prefix_gives_the_same_embeddings(parquet_dataset: Path) -
     alone = embed_gallery([b], products, range(6))
     assert np.allclose(together[1], alone[0], atol=1e-5)
     assert not np.allclose(together[0], together[1])
+
+
+def test_a_bad_weights_file_names_the_models_flag(capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "x.pt"
+    notes.write_text("not weights")
+    misfit = tmp_path / "misfit.pt"
+    save_weights(misfit, {"visual.weight": torch.zeros(3)}, "tiny-test",
+                 metadata={"training": {"dataset": str(parquet_dataset)}})
+    for models, expected in (([str(notes)], "is not a torch weights file: it is a text file"), ([str(misfit)], "do not fit the model tiny-test they name")):
+        code = main(["--models", *models, "--dataset", str(parquet_dataset), "--output-dir", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        line = err[err.index("error: "):]  # after the dataset's progress bars
+        assert code == 2 and line.startswith(f"error: --models {models[0]}: ") and expected in line
+        assert "--weights" not in line and "--model " not in line and line.count("\n") == 1

@@ -25,7 +25,7 @@ from shared.vector_store import StoreError, StoreLockedError
 from shared.vector_store.base import payload_matches
 from shared.vector_store.edge import EdgeStore
 from shared.vector_store.server import ServerStore
-from shared.weights import save_weights
+from shared.weights import file_sha256, save_weights
 
 COLLECTION = "retriever_test"
 TINY = "tiny-test"
@@ -44,12 +44,14 @@ def tiny_weights(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def ingest_into(settings: Settings, store: Any, dataset: Path, weights: Path | None = None) -> None:
+def ingest_into(settings: Settings, store: Any, dataset: Path, weights: Path | None = None, recreate: bool = False) -> None:
     """Fill settings.collection from the dataset with the tiny model (weights default: seed 0)."""
     weights = weights or tiny_weights(settings.data_dir / "tiny.pt")
     model = load_model(TINY, None, weights=str(weights))
     catalog = Catalog(settings.catalog_url)
-    options = IngestOptions(settings.collection, str(dataset), settings.images_dir, batch_size=32, workers=0, progress=False)
+    options = IngestOptions(
+        settings.collection, str(dataset), settings.images_dir, batch_size=32, workers=0, recreate=recreate, progress=False
+    )
     ingest(model, open_products(str(dataset)), store, catalog, options)
     catalog.close()
 
@@ -219,6 +221,70 @@ def test_weights_mismatch_is_refused(retriever: FashionRetriever, tmp_path: Path
     with sibling(retriever, weights=recorded) as same:  # the recorded weights are accepted
         assert np.allclose([r.score for r in same.search_by_text("red", top_k=5)], expected, atol=1e-5)
         assert same.identity == retriever.identity
+
+
+def retrain_in_place(path: Path, seed: int) -> str:
+    """Overwrite a weights file the way `python -m finetune` does: other tensors, same path; the new sha256."""
+    retrained = tiny_weights(path.with_name(f"retrained-{seed}.pt"), seed=seed)
+    path.write_bytes(retrained.read_bytes())  # in place, like a training run that reopens its output
+    retrained.unlink()
+    return file_sha256(path)
+
+
+def assert_refused_as_retrained(message: str, weights: Path, recorded_sha: str, new_sha: str) -> None:
+    assert f"weights {weights} changed since they embedded collection '{COLLECTION}'" in message
+    assert f"the vectors come from {TINY} weights {weights.resolve()} (sha256 {recorded_sha[:12]})" in message
+    assert f"the file now holds sha256 {new_sha[:12]}" in message
+    assert f"re-ingest with: python -m ingest --weights {weights}" in message and "--recreate" in message
+    assert "or restore the original file" in message and "\n" not in message
+
+
+def test_weights_retrained_in_place_are_refused_on_open(parquet_dataset: Path, tmp_path: Path) -> None:
+    settings = edge_settings(tmp_path / "data")
+    weights = tiny_weights(settings.data_dir / "tiny.pt")
+    store = EdgeStore(settings.edge_dir)
+    ingest_into(settings, store, parquet_dataset, weights)
+    store.close()
+    recorded_sha = file_sha256(weights)
+    with FashionRetriever(settings=settings) as before:
+        assert before.search_by_text("red", top_k=3)
+    new_sha = retrain_in_place(weights, seed=5)
+    with pytest.raises(RetrieverError) as refused:
+        FashionRetriever(settings=settings)  # no weights argument: the recorded path is checked too
+    assert_refused_as_retrained(str(refused.value), weights, recorded_sha, new_sha)
+
+
+def test_weights_retrained_in_place_are_refused_after_a_reopen(
+    parquet_dataset: Path, product_rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    settings = edge_settings(tmp_path / "data")
+    store = EdgeStore(settings.edge_dir)
+    ingest_into(settings, store, parquet_dataset)
+    store.close()
+    retriever = FashionRetriever(settings=settings, idle_release_s=0.1)
+    try:
+        assert retriever.search_by_text("red", top_k=3)
+        deadline = time.monotonic() + 30
+        while retriever.store_is_open and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not retriever.store_is_open  # idle: released, as for an ingest
+        second = tiny_weights(tmp_path / "second.pt", seed=3)
+        store = EdgeStore(settings.edge_dir)
+        ingest_into(settings, store, parquet_dataset, second, recreate=True)
+        store.close()
+        recorded_sha, original = file_sha256(second), second.read_bytes()
+        new_sha = retrain_in_place(second, seed=4)
+        for _ in range(2):  # the reopen follows the new ingest, loads its weights, and refuses them: every time
+            with pytest.raises(RetrieverError) as refused:
+                retriever.search_by_text("red", top_k=3)
+            assert_refused_as_retrained(str(refused.value), second, recorded_sha, new_sha)
+        second.write_bytes(original)  # the other way out: restore the file
+        product = product_rows[7]
+        top = retriever.search_by_image(product["image"], top_k=1)[0]  # encoded by the reloaded model, not the old one
+        assert top.id == product["id"] and top.score > 0.999
+        assert retriever.identity.weights_sha256 == recorded_sha
+    finally:
+        retriever.close()
 
 
 def test_missing_collection_names_the_ingest_command(tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import os
 import socket
 import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -130,3 +132,30 @@ def ensure_hf_model_available(name_or_path: str, cache_dir: str | None = None) -
     if hub_offline():
         raise DownloadError(f"HF_HUB_OFFLINE is set and {name_or_path} is not in the local cache")
     check_reachable(_hf_endpoint())
+
+
+HUB_CACHE_PROBES = ("config.json", "tokenizer_config.json", "tokenizer.json")
+
+
+def hub_model_cached(name_or_path: str, cache_dir: str | None = None) -> bool:
+    """Whether a hub id (model or tokenizer) can be loaded from the local cache alone."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return any(isinstance(try_to_load_from_cache(name_or_path, probe, cache_dir=cache_dir), str) for probe in HUB_CACHE_PROBES)
+
+
+_offline_lock = threading.RLock()
+
+
+@contextmanager
+def offline_hub() -> Iterator[None]:
+    """Inside, huggingface_hub (and transformers through it) reads the local cache only: no request at all."""
+    from huggingface_hub import constants
+
+    with _offline_lock:
+        saved = constants.HF_HUB_OFFLINE
+        constants.HF_HUB_OFFLINE = True
+        try:
+            yield
+        finally:
+            constants.HF_HUB_OFFLINE = saved

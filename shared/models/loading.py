@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +16,18 @@ from torch import nn
 
 from shared.catalog import ModelIdentity
 from shared.models import registry
-from shared.models.downloads import OFFLINE_HINT, DownloadError, ensure_hf_model_available, pretrained_checkpoint
+from shared.models.downloads import (
+    OFFLINE_HINT,
+    DownloadError,
+    ensure_hf_model_available,
+    hub_model_cached,
+    offline_hub,
+    pretrained_checkpoint,
+)
 from shared.models.lite_weights import LiteWeightsError, load_lite0_trunk
 from shared.models.tokenizer import Tokenizer, build_tokenizer
 from shared.preprocessing import ImageTransform, eval_transform, train_transform
-from shared.weights import WeightsError, read_weights
+from shared.weights import WeightsError, WeightsFile, WeightsMismatchError, read_weights
 
 DEFAULT = "default"  # the model's own default tag (see DEFAULT_TAGS)
 LITE_TAG = "imagenet-minilm"  # ImageNet EfficientNet-Lite0 + all-MiniLM-L6-v2 towers, random projections
@@ -188,8 +195,7 @@ def _build_unseeded(name: str, tag: str | None, config: dict[str, Any] | None) -
     return _build_open_clip_model(name, cfg_name, raw, tag), raw
 
 
-def _fit_report(model: nn.Module, state: dict[str, torch.Tensor]) -> str:
-    expected = model.state_dict()
+def _fit_report(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str:
     missing = [key for key in expected if key not in state]
     unexpected = [key for key in state if key not in expected]
     shapes = [
@@ -252,21 +258,77 @@ def _device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
-def _load_weights_file(name: str, weights: str | os.PathLike[str], device: torch.device) -> LoadedModel:
+def _file_model_config(wf: WeightsFile, model_name: str) -> dict[str, Any]:
+    """The config a weights file's model is built from, checked against the known architectures and the
+    local cache: a file never names sizes no known model has, nor anything to download."""
+    if wf.config is not None:
+        try:
+            registry.check_file_config(wf.config)
+        except registry.ConfigError as exc:
+            raise ModelLoadError(
+                f"weights {wf.path} describe model {model_name!r} unlike any known architecture ({exc}); "
+                "use a file written by `python -m finetune`"
+            ) from exc
+        config = wf.config
+    else:
+        found = registry.get_config(model_name)
+        if found is None:
+            raise ModelLoadError(
+                f"weights {wf.path} name unknown model {model_name!r}; use lite, ViT-B-32-quickgelu or another name "
+                "from open_clip.list_models()"
+            )
+        config = found
+    for hub_name in registry.hub_names(config):
+        if not hub_model_cached(hub_name):
+            raise ModelLoadError(
+                f"weights {wf.path} need {hub_name} from the Hugging Face hub, which is not in the local cache, and "
+                f"a weights file never triggers a download; cache it once online with load_model({model_name!r})"
+            )
+    return config
+
+
+def _shapes_without_memory(model_name: str, config: dict[str, Any], from_file: bool) -> dict[str, torch.Tensor]:
+    """The model's state dict on the meta device: every name and shape, no memory for the values."""
+    cfg_name = registry.config_name(model_name)
+    with _quiet_transformers(), offline_hub(), torch.device("meta"):
+        if from_file or registry.is_project_model(cfg_name):
+            model = _instantiate(registry.resolve_config(config), hf_pretrained=False, preprocess={})
+        else:
+            model = open_clip.create_model(cfg_name, pretrained=None, pretrained_text=False, device="meta")
+    return model.state_dict()
+
+
+def _load_weights_file(
+    name: str, weights: str | os.PathLike[str], device: torch.device, expected_sha256: str | None
+) -> LoadedModel:
     try:
-        wf = read_weights(weights)
+        wf = read_weights(weights, expected_sha256)
+    except WeightsMismatchError:
+        raise
     except WeightsError as exc:
         raise ModelLoadError(str(exc)) from exc
     model_name = wf.model_name or name
-    try:
-        model, resolved = _build(model_name, None, wf.config)
-    except (TypeError, KeyError, ValueError) as exc:
+    config = _file_model_config(wf, model_name)
+    failure = (TypeError, KeyError, ValueError, OSError, RuntimeError)
+    try:  # the state dict must fit before memory is spent on the model
+        expected = _shapes_without_memory(model_name, config, wf.config is not None)
+    except failure as exc:
         raise ModelLoadError(f"weights {wf.path} name a model config that cannot be built ({exc})") from exc
-    report = _fit_report(model, wf.state_dict)
-    if report:
+    report = _fit_report(expected, wf.state_dict)
+    if report and wf.model_name is None:
         raise ModelLoadError(
             f"weights {wf.path} do not fit model {model_name} ({report}); pass the --model they were trained with"
         )
+    if report:
+        raise ModelLoadError(
+            f"weights {wf.path} do not fit the model {model_name} they name ({report}); the file is damaged or "
+            "was written by other code: use a file written by `python -m finetune`"
+        )
+    try:
+        with offline_hub():
+            model, resolved = _build(model_name, None, wf.config)
+    except failure as exc:
+        raise ModelLoadError(f"weights {wf.path} name a model config that cannot be built ({exc})") from exc
     model.load_state_dict(wf.state_dict, strict=True)
     return _finish(
         model,
@@ -287,15 +349,21 @@ def load_model(
     weights: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     init_seed: int | None = INIT_SEED,
+    expected_sha256: str | None = None,
 ) -> LoadedModel:
     """Load ``name`` with ``pretrained`` weights ("default" = the model's usual tag, None = random init),
     or, with ``weights``, the model a weights file names (``name`` is used for a bare state dict).
 
     Whatever is randomly initialised is seeded with ``init_seed`` (same model in every process); pass
-    ``init_seed=None`` to draw from the global torch RNG instead (e.g. several different random models)."""
+    ``init_seed=None`` to draw from the global torch RNG instead (e.g. several different random models).
+
+    A weights file is checked before anything is built: its config against the known architectures, its
+    hub names against the local cache (it never triggers a download), its tensors' shapes against the model
+    (built on the meta device first). With ``expected_sha256`` a file with another hash is refused
+    (``WeightsMismatchError``) before its tensors are read."""
     target = _device(device)
     if weights is not None:
-        return _load_weights_file(name, weights, target)
+        return _load_weights_file(name, weights, target, expected_sha256)
     cfg_name = registry.config_name(name)
     tag = _resolve_tag(cfg_name, pretrained)
     try:
