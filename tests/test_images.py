@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from shared.images import ImageError, decode_image
+from shared.images import MAX_SIDE, ImageError, decode_image
 from tests.synthetic import draw_garment, jpeg_bytes
 
 
@@ -44,3 +49,70 @@ def test_decompression_bombs_are_refused_before_decoding(side: int, reason: str)
     assert len(bomb) < 100_000
     with pytest.raises(ImageError, match=reason):
         decode_image(bomb)
+
+
+def test_exif_rotated_photo_decodes_upright() -> None:
+    upright = draw_garment("Tshirts", "Red")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: the stored pixels must be turned 90 degrees clockwise to show
+    buffer = io.BytesIO()
+    upright.transpose(Image.Transpose.ROTATE_90).save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
+    decoded = decode_image(buffer.getvalue())
+    assert decoded.size == upright.size
+    difference = np.abs(np.asarray(decoded, dtype=np.int16) - np.asarray(upright, dtype=np.int16))
+    assert difference.mean() < 3
+
+
+@pytest.mark.parametrize(("mode", "file_format"), [("I;16", "PNG"), ("I", "TIFF")])
+def test_sixteen_bit_greyscale_keeps_its_grey_levels(mode: str, file_format: str) -> None:
+    levels = np.array([[0, 64, 128, 192, 255]], dtype=np.uint16).repeat(4, axis=0)
+    sixteen_bit = Image.fromarray(levels * 257)  # I;16, full 16-bit range
+    buffer = io.BytesIO()
+    sixteen_bit.convert(mode).save(buffer, format=file_format)
+    assert Image.open(buffer).mode == mode
+    decoded = np.asarray(decode_image(buffer.getvalue()))
+    assert decoded.shape == (4, 5, 3)
+    assert np.abs(decoded[..., 0].astype(int) - levels.astype(int)).max() <= 1
+
+
+def test_float_greyscale_in_unit_range_is_scaled() -> None:
+    values = np.array([[0.0, 0.5, 1.0]], dtype=np.float32)
+    buffer = io.BytesIO()
+    Image.fromarray(values, mode="F").save(buffer, format="TIFF")
+    assert [pixel[0] for pixel in np.asarray(decode_image(buffer.getvalue()))[0]] == [0, 128, 255]
+
+
+def test_large_jpeg_is_decoded_at_a_bounded_size() -> None:
+    big = draw_garment("Watches", "Blue").resize((3000, 4000))
+    decoded = decode_image(jpeg_bytes(big))
+    assert max(decoded.size) <= MAX_SIDE and decoded.size == (768, 1024)
+    small = np.asarray(big.resize(decoded.size), dtype=np.int16)
+    assert np.abs(np.asarray(decoded, dtype=np.int16) - small).mean() < 4
+
+
+_PEAK_MEMORY_SCRIPT = """
+import resource, sys
+from shared.images import decode_image
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+image = decode_image(data)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(image.size[0], image.size[1], (after - before) // 1024)
+"""
+
+
+def test_huge_cheap_png_is_reduced_while_decoding(tmp_path: Path) -> None:
+    """A small file of a 39 MP greyscale picture: the decoded image and the peak memory stay bounded."""
+    canvas = Image.new("L", (7000, 5600), 255)
+    ImageDraw.Draw(canvas).rectangle([2000, 1000, 5000, 4600], fill=40)
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png(canvas))
+    assert path.stat().st_size < 200_000
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(path)],
+        capture_output=True, text=True, check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    width, height, grown_mb = (int(v) for v in done.stdout.split())
+    assert (width, height) == (1024, 819)
+    assert grown_mb < 100  # the greyscale decode itself (39 MB), never a full-size RGB copy (157 MB)
