@@ -19,6 +19,7 @@ from shared.catalog import Catalog, ModelIdentity
 from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, ProductTable
 from shared.embedding import encode_image_batch
 from shared.models import LoadedModel
+from shared.product_fields import left_out_report
 from shared.vector_store import VectorPoint, VectorStore
 from ingest.loader import ProductImages, default_workers, product_loader
 
@@ -47,6 +48,10 @@ class IngestSummary:
     skipped: int = 0
     failed: dict[int, str] = field(default_factory=dict)
     seconds: float = 0.0
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Dataset rows left out for an invalid id: the id as written -> why."""
+    duplicates: list[int] = field(default_factory=list)
+    """Ids found in more than one dataset row (only the first row was used)."""
 
     @property
     def images_per_second(self) -> float:
@@ -61,7 +66,7 @@ class IngestSummary:
             shown = ", ".join(str(i) for i in sorted(self.failed)[:20])
             more = f" and {len(self.failed) - 20} more" if len(self.failed) > 20 else ""
             text += f"; failed ids: {shown}{more}"
-        return text
+        return text + left_out_report(self.rejected, self.duplicates)
 
 
 def payload_of(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +147,7 @@ def ingest(
                 )
                 summary.ingested += len(points)
             bar.update(len(batch.products) + len(batch.failures))
+    summary.rejected, summary.duplicates = dict(table.rejected), list(table.duplicates)
     summary.seconds = time.perf_counter() - started
     catalog.finish_run(run_id, ingested=summary.ingested, skipped=summary.skipped, failed_ids=sorted(summary.failed))
     return summary
