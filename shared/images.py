@@ -61,6 +61,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def prepare_image(image: Image.Image, *, max_side: int = MAX_SIDE) -> Image.Image:
+    """An already-open PIL image (a caller's own) made like a decoded one: bounded, upright, 8-bit RGB."""
+    if max(image.size) > max_side:
+        image = ImageOps.contain(image.convert("L") if image.mode == "1" else image, (max_side, max_side), Image.Resampling.BICUBIC)
+    return _to_rgb(ImageOps.exif_transpose(image))
+
+
 def decode_image(data: bytes | None, *, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> Image.Image:
     """Decode image bytes into an upright RGB PIL image whose longest side is at most max_side, or raise ImageError."""
     if not data:

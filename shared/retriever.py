@@ -26,7 +26,7 @@ from PIL import Image
 
 from shared.catalog import Catalog, ModelIdentity
 from shared.embedding import encode_pil_images, encode_texts
-from shared.images import decode_image
+from shared.images import decode_image, prepare_image
 from shared.models import load_model
 from shared.search_types import CollectionMissingError, RetrieverError, SearchResult, check_query_text, check_text_weight
 from shared.settings import Settings
@@ -375,7 +375,7 @@ class FashionRetriever:
 def as_pil(image: ImageInput) -> Image.Image:
     """A query image as RGB PIL; paths and bytes go through the upload guard (decode_image)."""
     if isinstance(image, Image.Image):
-        return image.convert("RGB")
+        return prepare_image(image)
     if isinstance(image, (bytes, bytearray, memoryview)):
         return decode_image(bytes(image))
     if isinstance(image, io.IOBase):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from shared.images import MAX_SIDE, ImageError, decode_image
+from shared.images import MAX_SIDE, ImageError, decode_image, prepare_image
 from tests.synthetic import draw_garment, jpeg_bytes
 
 
@@ -116,3 +116,11 @@ def test_huge_cheap_png_is_reduced_while_decoding(tmp_path: Path) -> None:
     width, height, grown_mb = (int(v) for v in done.stdout.split())
     assert (width, height) == (1024, 819)
     assert grown_mb < 100  # the greyscale decode itself (39 MB), never a full-size RGB copy (157 MB)
+
+
+def test_an_open_pil_image_gets_the_same_treatment() -> None:
+    sixteen_bit = Image.fromarray(np.full((3000, 20), 128 * 257, dtype=np.uint16))
+    prepared = prepare_image(sixteen_bit)
+    assert prepared.mode == "RGB" and prepared.size == (7, 1024)
+    assert np.abs(np.asarray(prepared, dtype=int) - 128).max() <= 1
+    assert sixteen_bit.size == (20, 3000)  # the caller's image is left as it was
