@@ -143,9 +143,12 @@ class HuggingFaceProducts(_IndexedRows):
         self.dataset = dataset
         self.name = name
         self.column_names = list(dataset.column_names)
-        self.index = index if index is not None else index_rows(dataset[ID_COLUMN])
-        if spellings is None:
-            spellings = {key: canonical_spellings(dataset[key]) for key in KEYWORD_FIELDS if key in self.column_names}
+        if index is None or spellings is None:  # whole columns at once: fast (row by row takes seconds)
+            keywords = [key for key in KEYWORD_FIELDS if key in self.column_names]
+            columns = dataset.select_columns([ID_COLUMN, *keywords]).to_dict()
+            index = index if index is not None else index_rows(columns[ID_COLUMN])
+            spellings = spellings if spellings is not None else {key: canonical_spellings(columns[key]) for key in keywords}
+        self.index = index
         self.spellings = spellings
 
     def __getitem__(self, index: int) -> Product:
