@@ -78,7 +78,7 @@ class RowIndex:
     ids: list[int] = field(default_factory=list)
     """The product id of each of those rows."""
     rejected: dict[str, str] = field(default_factory=dict)
-    """Invalid id as written (``row N`` when empty or repeated) -> why it was refused."""
+    """Invalid id as written (``row N``, counted from 1, when empty; ``id (row N)`` when repeated) -> why refused."""
     rejected_rows: dict[str, int] = field(default_factory=dict)
     """The row number of each rejected id."""
     repeated_rows: list[tuple[int, int]] = field(default_factory=list)
@@ -107,8 +107,8 @@ class RowIndex:
 def _id_label(value: Any, row: int, taken: Mapping[str, Any]) -> str:
     text = "" if value is None else str(value).strip()
     if not text or text.lower() == "nan":
-        return f"row {row}"
-    return f"{text} (row {row})" if text in taken else text
+        return f"row {row + 1}"
+    return f"{text} (row {row + 1})" if text in taken else text
 
 
 def index_rows(raw_ids: Iterable[Any]) -> RowIndex:

@@ -93,7 +93,7 @@ def test_every_layout_applies_one_id_rule(layout: str, tmp_path: Path, product_r
     assert table[2].attributes["articleType"] == rows[8]["articleType"]
     assert table.rejected == {
         "3001.4": "not a whole number", "3001.9": "not a whole number", "2_004": "not a plain whole number",
-        "-5": "negative", "row 7": "empty id",
+        "-5": "negative", "row 8": "empty id",
     }
     assert table.duplicates == [1000]
     limited = open_products(str(folder), limit=2)
@@ -105,7 +105,7 @@ def test_float_ids_are_never_truncated_into_one_product(tmp_path: Path, product_
     folder = write_parquet(tmp_path / "floats", [{**row, "id": v} for row, v in zip(product_rows, values)])
     table = open_products(str(folder))
     assert table.ids() == [3002] and table[0].image == product_rows[2]["image"]
-    assert set(table.rejected) == {"3001.4", "3001.9", "row 3"}
+    assert set(table.rejected) == {"3001.4", "3001.9", "row 4"}
 
 
 def test_a_dataset_without_any_valid_id_is_refused_in_one_line(tmp_path: Path, product_rows: list[dict[str, Any]]) -> None:

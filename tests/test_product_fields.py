@@ -41,7 +41,7 @@ def test_index_rows_keeps_first_of_each_id_and_reports_the_rest() -> None:
     assert index.ids == [1000, 2006, 1001] and index.rows == [0, 3, 8]
     assert index.rejected == {
         "3001.4": "not a whole number", "3001.9": "not a whole number", "2_004": "not a plain whole number",
-        "-5": "negative", "row 7": "empty id",
+        "-5": "negative", "row 8": "empty id",
     }
     assert index.duplicates == [1000, 1001]
 
