@@ -15,6 +15,7 @@ image no larger than the model needs:
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import numpy as np
@@ -82,9 +83,12 @@ def decode_image(data: bytes | None, *, max_pixels: int = MAX_PIXELS, max_side: 
             if image.format not in ALLOWED_FORMATS:
                 raise ImageError(f"unsupported image format {image.format}")
             if max(width, height) > max_side:
+                # JPEG: decode at 1/2..1/8 scale, keeping at least twice the final size (a no-op elsewhere).
+                scale = 2 * max_side / max(width, height)
+                image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
                 if image.mode == "1":
                     image = image.convert("L")  # same size in memory, and it resizes smoothly
-                # draft() (JPEG: decode at 1/2..1/8 scale), then reduce() by whole factors and a final resize.
+                # reduce() by a whole factor, then a final resize
                 image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
             else:
                 image.load()

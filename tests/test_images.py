@@ -91,31 +91,44 @@ def test_large_jpeg_is_decoded_at_a_bounded_size() -> None:
 
 
 _PEAK_MEMORY_SCRIPT = """
-import resource, sys
+import sys
 from shared.images import decode_image
+
+def peak_kb():  # this process's own high-water mark (ru_maxrss would start from the parent's)
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    return int(line.split()[1])
+
 data = open(sys.argv[1], "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 image = decode_image(data)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(image.size[0], image.size[1], (after - before) // 1024)
+print(image.size[0], image.size[1], (peak_kb() - before) // 1024)
 """
 
 
-def test_huge_cheap_png_is_reduced_while_decoding(tmp_path: Path) -> None:
-    """A small file of a 39 MP greyscale picture: the decoded image and the peak memory stay bounded."""
-    canvas = Image.new("L", (7000, 5600), 255)
-    ImageDraw.Draw(canvas).rectangle([2000, 1000, 5000, 4600], fill=40)
-    path = tmp_path / "huge.png"
-    path.write_bytes(_png(canvas))
-    assert path.stat().st_size < 200_000
+@pytest.mark.parametrize(
+    ("mode", "size", "file_format", "expected", "limit_mb"),
+    [
+        ("L", (7000, 5600), "PNG", (1024, 819), 100),  # the greyscale decode (39 MB), never a full RGB copy (157 MB)
+        ("RGB", (6000, 4000), "JPEG", (1024, 683), 80),  # decoded at half scale (24 MB), not in full (96 MB, twice)
+    ],
+)
+def test_huge_cheap_image_is_reduced_while_decoding(
+    tmp_path: Path, mode: str, size: tuple[int, int], file_format: str, expected: tuple[int, int], limit_mb: int
+) -> None:
+    """A small file of a huge picture: the decoded image and the peak memory stay bounded."""
+    canvas = Image.new(mode, size, "white")
+    ImageDraw.Draw(canvas).rectangle([2000, 1000, 5000, 3600], fill="black")
+    path = tmp_path / f"huge.{file_format.lower()}"
+    canvas.save(path, format=file_format)
+    assert path.stat().st_size < 1_000_000
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
         [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(path)],
         capture_output=True, text=True, check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
     )
     width, height, grown_mb = (int(v) for v in done.stdout.split())
-    assert (width, height) == (1024, 819)
-    assert grown_mb < 100  # the greyscale decode itself (39 MB), never a full-size RGB copy (157 MB)
+    assert (width, height) == expected
+    assert grown_mb < limit_mb
 
 
 def test_an_open_pil_image_gets_the_same_treatment() -> None:
