@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import warnings
 
 import numpy as np
@@ -51,6 +52,16 @@ def _greyscale_to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.rint(scaled).clip(0, 255).astype(np.uint8), mode="L")
 
 
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; as it is when that tag is absent or unreadable."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's "Corrupt EXIF data": the pixels are fine
+            return ImageOps.exif_transpose(image)
+    except (struct.error, ValueError, TypeError, KeyError, OSError, SyntaxError):
+        return image
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
         image = _greyscale_to_8bit(image)
@@ -66,7 +77,7 @@ def prepare_image(image: Image.Image, *, max_side: int = MAX_SIDE) -> Image.Imag
     """An already-open PIL image (a caller's own) made like a decoded one: bounded, upright, 8-bit RGB."""
     if max(image.size) > max_side:
         image = ImageOps.contain(image.convert("L") if image.mode == "1" else image, (max_side, max_side), Image.Resampling.BICUBIC)
-    return _to_rgb(ImageOps.exif_transpose(image))
+    return _to_rgb(_upright(image))
 
 
 def decode_image(data: bytes | None, *, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> Image.Image:
@@ -75,6 +86,7 @@ def decode_image(data: bytes | None, *, max_pixels: int = MAX_PIXELS, max_side: 
         raise ImageError("empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" and the like: the pixels are fine
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             width, height = image.size
@@ -92,7 +104,7 @@ def decode_image(data: bytes | None, *, max_pixels: int = MAX_PIXELS, max_side: 
                 image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
             else:
                 image.load()
-            image = ImageOps.exif_transpose(image)
+            image = _upright(image)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

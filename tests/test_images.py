@@ -137,3 +137,14 @@ def test_an_open_pil_image_gets_the_same_treatment() -> None:
     assert prepared.mode == "RGB" and prepared.size == (7, 1024)
     assert np.abs(np.asarray(prepared, dtype=int) - 128).max() <= 1
     assert sixteen_bit.size == (20, 3000)  # the caller's image is left as it was
+
+
+def test_unreadable_exif_leaves_the_image_as_stored(recwarn: pytest.WarningsRecorder) -> None:
+    # an orientation tag next to a tag whose type is corrupt: Pillow cannot rewrite this EXIF block
+    exif = bytes.fromhex(
+        "4578696600004d4d002a000000080002010a00020000000600000026011200030000000100060000000000004d616b657200"
+    )
+    buffer = io.BytesIO()
+    draw_garment("Tshirts", "Red").save(buffer, format="JPEG", exif=exif)
+    assert decode_image(buffer.getvalue()).size == (60, 80)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
