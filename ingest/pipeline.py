@@ -22,6 +22,7 @@ from shared.catalog import Catalog, InvalidProductError, ModelIdentity, check_pr
 from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, Product, ProductTable
 from shared.embedding import encode_image_batch
 from shared.models import LoadedModel
+from shared.product_fields import left_out_report
 from shared.vector_store import VectorPoint, VectorStore
 from ingest.consistency import WriterLease, claim_collection, repair
 from ingest.loader import DecodedBatch, ProductImages, default_workers, product_loader
@@ -53,6 +54,10 @@ class IngestSummary:
     repaired: int = 0
     """Vectors without catalog rows and rows without vectors that a killed run had left, deleted."""
     seconds: float = 0.0
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Dataset rows left out for an invalid id: the id as written -> why."""
+    duplicates: list[int] = field(default_factory=list)
+    """Ids found in more than one dataset row (only the first row was used)."""
 
     @property
     def images_per_second(self) -> float:
@@ -69,7 +74,7 @@ class IngestSummary:
             shown = ", ".join(str(i) for i in sorted(self.failed)[:20])
             more = f" and {len(self.failed) - 20} more" if len(self.failed) > 20 else ""
             text += f"; failed ids: {shown}{more}"
-        return text
+        return text + left_out_report(self.rejected, self.duplicates)
 
 
 def payload_of(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +189,7 @@ def _ingest(
                     raise
                 summary.ingested += len(points)
             bar.update(len(batch.products) + len(batch.failures))
+    summary.rejected, summary.duplicates = dict(table.rejected), list(table.duplicates)
     summary.seconds = time.perf_counter() - started
     catalog.finish_run(run_id, ingested=summary.ingested, skipped=summary.skipped, failed_ids=sorted(summary.failed))
     return summary

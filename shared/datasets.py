@@ -9,17 +9,23 @@ A dataset is given as one string, resolved in this order:
    ``ceyda/fashion-products-small`` works too).
 
 Rows come back as :class:`Product` records holding the raw image bytes: decoding
-happens later, per product, so one broken image never stops a whole run.
+happens later, per product, so one broken image never stops a whole run. Every
+layout applies the same field rules (``shared.product_fields``): a row whose id is
+not a non-negative whole number is rejected, a repeated id keeps its first row, and
+both are reported by id (``rejected``, ``duplicates``); facet values get one spelling.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from shared.product_fields import RowIndex, canonical_spellings, clean_attribute, index_rows
 
 ID_COLUMN = "id"
 IMAGE_COLUMN = "image"
@@ -71,33 +77,49 @@ class ProductTable(Protocol):
 
     def ids(self) -> list[int]: ...
 
+    @property
+    def rejected(self) -> dict[str, str]:
+        """Rows left out for an invalid id: the id as written -> why."""
+        ...
 
-def _clean_attribute(key: str, value: Any) -> str | int | None:
-    if value is None:
-        return None
-    if key == "year":
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return None
-    text = str(value).strip()
-    return text or None
+    @property
+    def duplicates(self) -> list[int]:
+        """Ids found in more than one row (the first row is the product; the others are left out)."""
+        ...
 
 
-def _product_id(value: Any, source: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise DatasetError(f"dataset {source}: product id {value!r} is not an integer; ids must be whole numbers") from None
+Spellings = dict[str, dict[str, str]]
+"""Keyword field -> case-folded value -> the dataset's spelling of it."""
 
 
-def _attributes(row: dict[str, Any]) -> dict[str, str | int]:
+def _attributes(row: dict[str, Any], spellings: Spellings) -> dict[str, str | int]:
     attrs: dict[str, str | int] = {}
     for key in ATTRIBUTE_FIELDS:
-        value = _clean_attribute(key, row.get(key))
+        value = clean_attribute(key, row.get(key), spellings.get(key))
         if value is not None:
             attrs[key] = value
     return attrs
+
+
+class _IndexedRows:
+    """What every layout shares: the products are the rows `index` kept, in order."""
+
+    index: RowIndex
+
+    def __len__(self) -> int:
+        return len(self.index.rows)
+
+    def ids(self) -> list[int]:
+        """Every product id, in row order, without decoding any image."""
+        return list(self.index.ids)
+
+    @property
+    def rejected(self) -> dict[str, str]:
+        return self.index.rejected
+
+    @property
+    def duplicates(self) -> list[int]:
+        return self.index.duplicates
 
 
 def _require_columns(source: str, columns: Sequence[str]) -> None:
@@ -109,10 +131,10 @@ def _require_columns(source: str, columns: Sequence[str]) -> None:
         )
 
 
-class HuggingFaceProducts:
+class HuggingFaceProducts(_IndexedRows):
     """Products from a ``datasets.Dataset`` (hub id or local parquet), images undecoded."""
 
-    def __init__(self, dataset: Any, name: str) -> None:
+    def __init__(self, dataset: Any, name: str, index: RowIndex | None = None, spellings: Spellings | None = None) -> None:
         import datasets
 
         _require_columns(name, dataset.column_names)
@@ -121,31 +143,39 @@ class HuggingFaceProducts:
         self.dataset = dataset
         self.name = name
         self.column_names = list(dataset.column_names)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
+        if index is None or spellings is None:  # whole columns at once: fast (row by row takes seconds)
+            keywords = [key for key in KEYWORD_FIELDS if key in self.column_names]
+            columns = dataset.select_columns([ID_COLUMN, *keywords]).to_dict()
+            index = index if index is not None else index_rows(columns[ID_COLUMN])
+            spellings = spellings if spellings is not None else {key: canonical_spellings(columns[key]) for key in keywords}
+        self.index = index
+        self.spellings = spellings
 
     def __getitem__(self, index: int) -> Product:
-        row = self.dataset[int(index)]
+        row = self.dataset[self.index.rows[int(index)]]
         image = row.get(IMAGE_COLUMN)
         data = image.get("bytes") if isinstance(image, dict) else image
         if data is None and isinstance(image, dict) and image.get("path"):
             path = Path(image["path"])
             data = path.read_bytes() if path.is_file() else None
-        return Product(_product_id(row[ID_COLUMN], self.name), _attributes(row), data if isinstance(data, bytes) else None)
-
-    def ids(self) -> list[int]:
-        """Every product id, in row order, without decoding any image."""
-        return [_product_id(value, self.name) for value in self.dataset[ID_COLUMN]]
+        product_id = self.index.ids[int(index)]
+        return Product(product_id, _attributes(row, self.spellings), data if isinstance(data, bytes) else None)
 
     def select(self, count: int) -> "HuggingFaceProducts":
-        return HuggingFaceProducts(self.dataset.select(range(count)), self.name)
+        """The first `count` products (with what was left out before them)."""
+        return HuggingFaceProducts(self.dataset, self.name, self.index.head(count), self.spellings)
 
 
-class KaggleProducts:
+class KaggleProducts(_IndexedRows):
     """Products from a Kaggle-layout folder: ``styles.csv`` plus ``images/<id>.jpg``."""
 
-    def __init__(self, folder: Path, rows: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        rows: list[dict[str, str]] | None = None,
+        index: RowIndex | None = None,
+        spellings: Spellings | None = None,
+    ) -> None:
         self.folder = folder
         self.name = str(folder)
         if rows is None:
@@ -156,6 +186,10 @@ class KaggleProducts:
         self.column_names = [*columns, IMAGE_COLUMN]
         if ID_COLUMN not in columns:
             _require_columns(self.name, columns)
+        self.index = index if index is not None else index_rows(row.get(ID_COLUMN) for row in rows)
+        if spellings is None:
+            spellings = {key: canonical_spellings(row.get(key) for row in rows) for key in KEYWORD_FIELDS if key in columns}
+        self.spellings = spellings
 
     @staticmethod
     def _read_styles(path: Path) -> tuple[list[dict[str, str]], list[str]]:
@@ -173,22 +207,16 @@ class KaggleProducts:
                 rows.append(dict(zip(header, cells)))
         return rows, header
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def __getitem__(self, index: int) -> Product:
-        row = self.rows[int(index)]
-        product_id = _product_id(row[ID_COLUMN], self.name)
+        row = self.rows[self.index.rows[int(index)]]
+        product_id = self.index.ids[int(index)]
         path = self.folder / "images" / f"{product_id}.jpg"
         data = path.read_bytes() if path.is_file() else None
-        return Product(product_id, _attributes(row), data)
-
-    def ids(self) -> list[int]:
-        """Every product id, in row order."""
-        return [_product_id(row[ID_COLUMN], self.name) for row in self.rows]
+        return Product(product_id, _attributes(row, self.spellings), data)
 
     def select(self, count: int) -> "KaggleProducts":
-        return KaggleProducts(self.folder, self.rows[:count])
+        """The first `count` products (with what was left out before them)."""
+        return KaggleProducts(self.folder, self.rows, self.index.head(count), self.spellings)
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -222,10 +250,34 @@ def _offline_hub() -> Iterator[None]:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_LOCAL_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl", ".arrow")
+
+
+def is_hub_id(source: str) -> bool:
+    """Whether a dataset string looks like a Hugging Face hub id (``owner/name``), not a local path."""
+    return bool(_HUB_ID.match(source)) and ".." not in source and not source.lower().endswith(_LOCAL_SUFFIXES)
+
+
+def _check_local_source(source: str, path: Path) -> None:
+    """Refuse, with what to pass instead, a dataset that is neither an existing parquet/folder nor a hub id."""
+    if path.is_file() and path.suffix != ".parquet":
+        raise DatasetError(
+            f"dataset file {source} is not a .parquet file; pass a parquet file or folder, "
+            "a Kaggle folder (styles.csv + images/) or a hub id"
+        )
+    if not path.exists() and not is_hub_id(source):
+        raise DatasetError(
+            f"dataset path {source} does not exist; pass an existing parquet file or folder, "
+            "a Kaggle folder (styles.csv + images/), or a hub id such as ashraq/fashion-product-images-small"
+        )
+
+
 def _load_hf(source: str) -> Any:
     import datasets
 
     path = Path(source)
+    _check_local_source(source, path)
     try:
         if path.is_file() and path.suffix == ".parquet":
             return datasets.load_dataset("parquet", data_files=str(path), split="train")
@@ -245,9 +297,11 @@ def _load_hf(source: str) -> Any:
         raise
     except Exception as error:  # hub unreachable, unknown id, unreadable parquet
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if path.exists():
+            raise DatasetError(f"could not read dataset {source} ({first}); check that its parquet files are whole") from None
         raise DatasetError(
-            f"could not load dataset {source!r} ({first}); check the hub id and the network, "
-            "or pass a local parquet or Kaggle folder with --dataset"
+            f"could not load dataset {source!r} from the hub ({first}), and no local path of that name exists; "
+            "check the hub id and the network, or pass a local parquet or Kaggle folder with --dataset"
         ) from None
 
 
@@ -261,6 +315,12 @@ def open_products(source: str, limit: int | None = None) -> HuggingFaceProducts 
         table = KaggleProducts(path)
     else:
         table = HuggingFaceProducts(_load_hf(source), source)
+    if not len(table) and table.rejected:
+        label, why = next(iter(table.rejected.items()))
+        raise DatasetError(
+            f"dataset {source}: none of its {len(table.rejected)} rows has a valid product id (e.g. {label!r}: {why}); "
+            "ids must be non-negative whole numbers"
+        )
     if limit is not None and limit < len(table):
         table = table.select(limit)
     return table

@@ -26,10 +26,10 @@ from PIL import Image
 
 from shared.catalog import Catalog, ModelIdentity
 from shared.embedding import encode_pil_images, encode_texts
-from shared.images import decode_image
+from shared.images import decode_image, prepare_image
 from shared.models import LoadedModel
 from shared.recorded_model import RecordedFrom, load_recorded_model
-from shared.search_types import CollectionMissingError, RetrieverError, SearchResult
+from shared.search_types import CollectionMissingError, RetrieverError, SearchResult, check_query_text, check_text_weight
 from shared.settings import Settings
 from shared.vector_store import Filters, ScoredHit, VectorStore, open_store
 
@@ -211,9 +211,7 @@ class FashionRetriever:
     # -- encoding ---------------------------------------------------------------
     def _text_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Query embeddings; recent ones come from a small LRU cache (a page rerun repeats its query)."""
-        cleaned = [t.strip() for t in texts]
-        if not all(cleaned):
-            raise RetrieverError("empty text query; type a few words such as 'red summer dress'")
+        cleaned = [check_query_text(t) for t in texts]
         self._current_store()  # after a reopen, the model may have changed
         missing = list(dict.fromkeys(t for t in cleaned if t not in self._text_cache))
         fresh = dict(zip(missing, encode_texts(self.loaded, missing))) if missing else {}
@@ -308,17 +306,16 @@ class FashionRetriever:
         hybrid: bool = False,
     ) -> list[SearchResult]:
         """An image and a text modifier together ("this, but in red"); either alone works too."""
-        has_text = bool(text and text.strip())
+        has_text = text is not None and not (isinstance(text, str) and not text.strip())
         if image is None and not has_text:
             raise RetrieverError("nothing to search for; give a text query, an image, or both")
         if image is None:
-            return self.search_by_text(str(text), top_k, filters, offset, score_threshold, hybrid)
+            return self.search_by_text(text, top_k, filters, offset, score_threshold, hybrid)  # type: ignore[arg-type]
         if not has_text:
             return self.search_by_image(image, top_k, filters, offset, score_threshold)
-        if not 0.0 <= text_weight <= 1.0:
-            raise RetrieverError(f"text_weight={text_weight} must lie between 0 (image only) and 1 (text only)")
+        weight = check_text_weight(text_weight)
         with self._lock:
-            combined = (1.0 - text_weight) * self._image_vector(image) + text_weight * self._text_vectors([str(text)])[0]
+            combined = (1.0 - weight) * self._image_vector(image) + weight * self._text_vectors([text])[0]
             norm = float(np.linalg.norm(combined))
             vector = combined / norm if norm > 0 else combined
             keyword = str(text) if hybrid else None
@@ -326,6 +323,8 @@ class FashionRetriever:
 
     def batch_search(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None) -> list[list[SearchResult]]:
         """Many text queries: one encode batch and one batched store query."""
+        if isinstance(queries, str):
+            raise RetrieverError("batch_search takes a list of text queries; use search_by_text for one query")
         if not queries:
             return []
         with self._lock:
@@ -343,13 +342,13 @@ class FashionRetriever:
         offset: int = 0,
     ) -> list[SearchResult]:
         """Products like the positive examples and unlike the negative ones (Qdrant recommend)."""
-        if not positive_ids:
+        if isinstance(positive_ids, Sequence) and not isinstance(positive_ids, str) and not positive_ids:
             raise RetrieverError("more_like_this needs at least one positive product id")
-        with self._session() as store:
+        with self._session() as store:  # the store checks the ids: whole numbers from 0 to 2**63 - 1
             hits = store.recommend(
                 self.collection,
-                [int(i) for i in positive_ids],
-                [int(i) for i in negative_ids],
+                positive_ids,
+                negative_ids,
                 top_k=top_k,
                 filters=filters,
                 offset=offset,
@@ -374,7 +373,7 @@ class FashionRetriever:
 def as_pil(image: ImageInput) -> Image.Image:
     """A query image as RGB PIL; paths and bytes go through the upload guard (decode_image)."""
     if isinstance(image, Image.Image):
-        return image.convert("RGB")
+        return prepare_image(image)
     if isinstance(image, (bytes, bytearray, memoryview)):
         return decode_image(bytes(image))
     if isinstance(image, io.IOBase):

@@ -18,6 +18,30 @@ class RetrieverError(RuntimeError):
     """The retriever cannot serve this request; the message names the input and the fix."""
 
 
+def check_query_text(text: object) -> str:
+    """A text query without surrounding blanks, or RetrieverError: not a string, empty, or not valid text."""
+    if not isinstance(text, str):
+        raise RetrieverError(f"a text query must be a string, got {type(text).__name__} {text!r}")
+    stripped = text.strip()
+    if not stripped:
+        raise RetrieverError("empty text query; type a few words such as 'red summer dress'")
+    try:
+        stripped.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise RetrieverError(
+            f"text query holds a character that is not valid text (lone surrogate {stripped[error.start]!r} "
+            f"at position {error.start}); type or paste the query again"
+        ) from None
+    return stripped
+
+
+def check_text_weight(text_weight: object) -> float:
+    """text_weight as a float from 0 (image only) to 1 (text only), or RetrieverError."""
+    if isinstance(text_weight, bool) or not isinstance(text_weight, (int, float)) or not 0.0 <= text_weight <= 1.0:
+        raise RetrieverError(f"text_weight={text_weight!r} must be a number from 0 (image only) to 1 (text only)")
+    return float(text_weight)
+
+
 class CollectionMissingError(RetrieverError):
     """The collection was never ingested; ``command`` is the ingest command that fills it."""
 

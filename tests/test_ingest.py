@@ -99,6 +99,24 @@ def test_broken_images_are_skipped_and_listed(capsys: pytest.CaptureFixture[str]
     assert catalog_ids == stored == {row["id"] for row in rows[6:]}
 
 
+def test_rejected_and_duplicate_ids_are_listed_and_never_merged(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = make_rows(8)
+    for row, value in zip(rows, ["1000", "3001.4", "3001.9", "2006.0", "2_004", "-5", "1000", "1007"]):
+        row["id"] = value
+    dataset = write_parquet(tmp_path / "messy", rows)
+    code, out, _ = _run(capsys, *TINY, "--dataset", str(dataset), "--data-dir", str(tmp_path / "d"), "--qdrant", "edge")
+    assert code == 0, out
+    assert "ingested 3, skipped 0 (already stored), failed 0 of 3 products" in out
+    assert (
+        "; rejected 4 rows with invalid ids: 3001.4 (not a whole number), 3001.9 (not a whole number), "
+        "2_004 (not a plain whole number), -5 (negative); 1 duplicate ids (first row kept): 1000"
+    ) in out
+    catalog_ids, stored = _ids_everywhere(tmp_path / "d")
+    assert catalog_ids == stored == {1000, 2006, 1007}
+    catalog = Catalog(Settings.from_env(data_dir=tmp_path / "d").catalog_url)
+    assert catalog.get_products("fashion_products", [2006])[2006]["articleType"] == rows[3]["articleType"]
+
+
 def test_pipeline_on_the_server_backend(parquet_dataset: Path, tmp_path: Path) -> None:
     model = load_model("tiny-test", None)
     store = open_store(Settings.from_env(qdrant_url=":memory:"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from shared.models import load_model
 from shared.retriever import FashionRetriever
 from shared.search_types import CollectionMissingError, RetrieverError
 from shared.settings import Settings
-from shared.vector_store import StoreError, StoreLockedError
+from shared.vector_store import FilterError, StoreError, StoreLockedError
 from shared.vector_store.base import payload_matches
 from shared.vector_store.edge import EdgeStore
 from shared.vector_store.server import ServerStore
@@ -181,6 +181,43 @@ def test_more_like_this_uses_the_examples(retriever: FashionRetriever, product_r
     assert twin not in {r.id for r in pushed}
     with pytest.raises(RetrieverError):
         retriever.more_like_this([])
+
+
+Call = Callable[[FashionRetriever, int, bytes], Any]
+BAD_QUERY_ARGUMENTS: dict[str, tuple[type[Exception], str, Call]] = {
+    "surrogate text": (RetrieverError, "lone surrogate", lambda r, i, image: r.search_by_text("red \ud800 dress")),
+    "surrogate hybrid": (RetrieverError, "lone surrogate", lambda r, i, image: r.search_by_text("\ud800", hybrid=True)),
+    "surrogate batch": (RetrieverError, "lone surrogate", lambda r, i, image: r.batch_search(["shoes", "\udfff"])),
+    "surrogate combined": (RetrieverError, "lone surrogate", lambda r, i, image: r.search(text="\ud800 red", image=image)),
+    "text not a string": (RetrieverError, "must be a string", lambda r, i, image: r.search(text=5)),
+    "batch of one string": (RetrieverError, "list of text queries", lambda r, i, image: r.batch_search("shoes")),
+    "text_weight string": (RetrieverError, "text_weight='0.5'", lambda r, i, image: r.search(text="red", image=image, text_weight="0.5")),
+    "year 2**70": (FilterError, "out of range", lambda r, i, image: r.search_by_text("shoes", filters={"year": 2**70})),
+    "year range 2**70": (FilterError, "out of range", lambda r, i, image: r.count({"year": (None, 2**70)})),
+    "top_k 2**64": (StoreError, "top_k", lambda r, i, image: r.search_by_text("shoes", top_k=2**64)),
+    "top_k float": (StoreError, "top_k", lambda r, i, image: r.search_by_text("shoes", top_k=2.5)),
+    "top_k string": (StoreError, "top_k", lambda r, i, image: r.search_by_image(image, top_k="10")),
+    "batch top_k 2**64": (StoreError, "top_k", lambda r, i, image: r.batch_search(["shoes"], top_k=2**64)),
+    "more_like_this top_k": (StoreError, "top_k", lambda r, i, image: r.more_like_this([i], top_k=2**64)),
+    "negative example id": (StoreError, "below 2**63, got -5", lambda r, i, image: r.more_like_this([-5])),
+    "example id 2**70": (StoreError, "got 1180591620717411303424", lambda r, i, image: r.more_like_this([2**70])),
+    "fractional example id": (StoreError, "got 2.7", lambda r, i, image: r.more_like_this([i], negative_ids=[2.7])),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_QUERY_ARGUMENTS))
+def test_bad_query_arguments_are_one_line_errors(retriever: FashionRetriever, product_rows: list[dict[str, Any]], case: str) -> None:
+    error_type, fragment, call = BAD_QUERY_ARGUMENTS[case]
+    with pytest.raises(error_type) as caught:
+        call(retriever, product_rows[0]["id"], product_rows[0]["image"])
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_many_unknown_example_ids_are_listed_briefly(retriever: FashionRetriever, product_rows: list[dict[str, Any]]) -> None:
+    with pytest.raises(StoreError) as caught:
+        retriever.more_like_this([product_rows[0]["id"], *range(900_000, 905_000)])
+    message = str(caught.value)
+    assert "900000, 900001" in message and "and 4990 more" in message and len(message) < 300
 
 
 def test_combined_search_blends_image_and_text(retriever: FashionRetriever, product_rows: list[dict[str, Any]]) -> None:

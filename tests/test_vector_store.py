@@ -252,6 +252,75 @@ def test_unknown_filter_field_is_a_one_line_error(filled: VectorStore, points: l
         filled.count(NAME, {"gender": 3})
 
 
+def _one_line(error: pytest.ExceptionInfo[BaseException], *parts: str) -> str:
+    message = str(error.value)
+    assert "\n" not in message and all(part in message for part in parts), message
+    return message
+
+
+@pytest.mark.parametrize("top_k", [0, 10_001, 2**64, 2.5, "10", True, None])
+def test_bad_top_k_is_a_one_line_error(filled: VectorStore, points: list[VectorPoint], top_k: Any) -> None:
+    vector = points[0].vector
+    for call in (
+        lambda: filled.search(NAME, vector, top_k=top_k),
+        lambda: filled.search(NAME, vector, top_k=top_k, keyword_query="red"),
+        lambda: filled.search_batch(NAME, [vector], top_k=top_k),
+        lambda: filled.recommend(NAME, [points[0].id], top_k=top_k),
+    ):
+        with pytest.raises(StoreError) as caught:
+            call()
+        _one_line(caught, "top_k must be a whole number from 1 to 10,000", repr(top_k))
+
+
+@pytest.mark.parametrize(("keyword", "value"), [("offset", -1), ("offset", 2**64), ("offset", 1.5), ("score_threshold", "0.5"),
+                                                ("score_threshold", float("nan"))])
+def test_bad_offset_or_threshold_is_a_one_line_error(filled: VectorStore, points: list[VectorPoint], keyword: str, value: Any) -> None:
+    with pytest.raises(StoreError) as caught:
+        filled.search(NAME, points[0].vector, **{keyword: value})
+    _one_line(caught, keyword)
+
+
+@pytest.mark.parametrize("year", [2**70, (2**70, None), (None, -(2**70)), [2012, 2**64]])
+def test_out_of_range_year_filter_is_a_filter_error(filled: VectorStore, points: list[VectorPoint], year: Any) -> None:
+    for call in (
+        lambda: filled.search(NAME, points[0].vector, filters={"year": year}),
+        lambda: filled.count(NAME, {"year": year}),
+        lambda: filled.facet_counts(NAME, "gender", {"year": year}),
+    ):
+        with pytest.raises(FilterError) as caught:
+            call()
+        _one_line(caught, "out of range")
+
+
+def test_lone_surrogate_in_text_is_a_filter_error(filled: VectorStore, points: list[VectorPoint]) -> None:
+    with pytest.raises(FilterError) as caught:
+        filled.search(NAME, points[0].vector, keyword_query="red \ud800 shoes")
+    _one_line(caught, "keyword query", "position 4")
+    with pytest.raises(FilterError) as caught:
+        filled.count(NAME, {"gender": ["Men", "Wo\udc80men"]})
+    _one_line(caught, "'gender'", "not valid text")
+
+
+@pytest.mark.parametrize("bad", [-5, 2**63, 2**70, 12.0, "1003", None])
+def test_bad_example_ids_are_one_line_errors(filled: VectorStore, points: list[VectorPoint], bad: Any) -> None:
+    for positives, negatives in (([bad], []), ([points[0].id], [bad])):
+        with pytest.raises(StoreError) as caught:
+            filled.recommend(NAME, positives, negatives)
+        _one_line(caught, "must be a non-negative integer below 2**63", repr(bad))
+    with pytest.raises(StoreError, match="must be a list of product ids"):
+        filled.recommend(NAME, points[0].id)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="point id must be a non-negative integer"):
+        filled.upsert(NAME, [VectorPoint(2**70, points[0].vector)])
+
+
+def test_unknown_example_ids_are_listed_briefly(filled: VectorStore, points: list[VectorPoint]) -> None:
+    unknown = list(range(500_000, 505_000))
+    with pytest.raises(StoreError) as caught:
+        filled.recommend(NAME, [points[0].id, *unknown])
+    message = _one_line(caught, "not in collection", "500000, 500001", "and 4990 more")
+    assert "500010" not in message and len(message) < 300
+
+
 def test_edge_reopen_keeps_size_and_data(edge_root: Path, points: list[VectorPoint]) -> None:
     first = EdgeStore(edge_root)
     first.create_collection(NAME, DIM)

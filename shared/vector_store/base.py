@@ -18,6 +18,7 @@ from typing import Any, Optional, TypeAlias, Union
 import numpy as np
 
 from shared.datasets import KEYWORD_FIELDS
+from shared.product_fields import MAX_PRODUCT_ID
 
 DENSE_VECTOR = "image"
 SPARSE_VECTOR = "name_bm25"
@@ -28,6 +29,12 @@ RRF_K = 60
 """Reciprocal-rank-fusion constant used by hybrid (keyword) search in both backends."""
 HYBRID_PREFETCH_MIN = 100
 """Each hybrid prefetch stage fetches at least this many candidates before fusion."""
+MAX_TOP_K = 10_000
+"""Most results one search returns (page further with offset)."""
+MAX_OFFSET = 1_000_000
+"""Largest offset a search accepts."""
+MAX_LISTED_IDS = 10
+"""Ids an error message lists before it says how many more there are."""
 
 FilterValue: TypeAlias = Union[str, int, Sequence[Union[str, int]], tuple[Optional[int], Optional[int]], None]
 Filters: TypeAlias = Mapping[str, FilterValue]
@@ -100,12 +107,38 @@ def check_filter_field(field_name: str) -> None:
         )
 
 
+def is_whole_number(value: object) -> bool:
+    """Whether value is a Python or numpy integer (not a bool, float or string)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_text(text: str, what: str) -> str:
+    """Return text if it can be encoded (UTF-8), else raise FilterError naming the bad character."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise FilterError(
+            f"{what} holds a character that is not valid text (a lone surrogate {text[error.start]!r} "
+            f"at position {error.start}); type or paste it again"
+        ) from None
+    return text
+
+
+def listed_ids(ids: Sequence[object]) -> str:
+    """At most MAX_LISTED_IDS ids, then "and N more"."""
+    shown = ", ".join(str(i) for i in ids[:MAX_LISTED_IDS])
+    return shown + (f" and {len(ids) - MAX_LISTED_IDS} more" if len(ids) > MAX_LISTED_IDS else "")
+
+
 def _year_bound(value: object, which: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_whole_number(value):
         raise FilterError(f"year filter {which} must be an integer or None, got {value!r}")
-    return int(value)
+    year = int(value)  # type: ignore[call-overload]
+    if not -(2**63) <= year <= 2**63 - 1:
+        raise FilterError(f"year filter {which} {year} is out of range; give a year such as 2012")
+    return year
 
 
 def _normalize_one(field_name: str, value: object) -> Condition | None:
@@ -126,7 +159,7 @@ def _normalize_one(field_name: str, value: object) -> Condition | None:
         return Condition(field_name, values=tuple(_year_bound(v, "value") for v in items))  # type: ignore[misc]
     if not all(isinstance(v, str) for v in items):
         raise FilterError(f"filter {field_name!r} takes strings, got {value!r}")
-    return Condition(field_name, values=tuple(items))  # type: ignore[arg-type]
+    return Condition(field_name, values=tuple(check_text(v, f"filter {field_name!r}") for v in items))  # type: ignore[arg-type]
 
 
 def normalize_filters(filters: Filters | None) -> list[Condition]:
@@ -172,13 +205,21 @@ def as_matrix(points_or_vectors: Sequence[np.ndarray] | np.ndarray, dim: int | N
 
 def check_point_ids(points: Sequence[VectorPoint]) -> list[int]:
     """Point ids as ints; raise unless every id is a non-negative integer."""
-    ids: list[int] = []
-    for point in points:
-        pid = point.id
-        if isinstance(pid, bool) or not isinstance(pid, (int, np.integer)) or pid < 0:
-            raise StoreError(f"point id must be a non-negative integer, got {pid!r}")
-        ids.append(int(pid))
-    return ids
+    return [check_product_id(point.id, "point id") for point in points]
+
+
+def check_product_id(value: object, what: str = "product id") -> int:
+    """value as an int if it is a whole number from 0 to 2**63 - 1, else raise StoreError."""
+    if not is_whole_number(value) or not 0 <= int(value) <= MAX_PRODUCT_ID:  # type: ignore[call-overload]
+        raise StoreError(f"{what} must be a non-negative integer below 2**63, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def check_example_ids(ids: object, what: str) -> list[int]:
+    """A list of product ids given as examples (recommend), or StoreError."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise StoreError(f"{what} must be a list of product ids, got {ids!r}")
+    return [check_product_id(i, f"{what} entry") for i in ids]
 
 
 @lru_cache(maxsize=1)
@@ -200,16 +241,23 @@ def bm25_query(text: str | None) -> tuple[list[int], list[float]] | None:
     """BM25 query encoding (each unique token weight 1); None if it has no tokens."""
     if not text or not text.strip():
         return None
-    sparse = _bm25().embed_query(text)
+    sparse = _bm25().embed_query(check_text(text, "keyword query"))
     return (list(sparse.indices), list(sparse.values)) if sparse.indices else None
 
 
-def check_top_k(top_k: int, offset: int = 0) -> None:
-    """Raise unless top_k >= 1 and offset >= 0."""
-    if top_k < 1:
-        raise StoreError(f"top_k must be at least 1, got {top_k}")
-    if offset < 0:
-        raise StoreError(f"offset must be non-negative, got {offset}")
+def check_top_k(top_k: int, offset: int = 0, score_threshold: float | None = None) -> None:
+    """Raise StoreError unless top_k is a whole number in 1..MAX_TOP_K, offset in 0..MAX_OFFSET
+    and score_threshold a finite number or None."""
+    if not is_whole_number(top_k) or not 1 <= top_k <= MAX_TOP_K:
+        raise StoreError(f"top_k must be a whole number from 1 to {MAX_TOP_K:,}, got {top_k!r}")
+    if not is_whole_number(offset) or not 0 <= offset <= MAX_OFFSET:
+        raise StoreError(f"offset must be a whole number from 0 to {MAX_OFFSET:,}, got {offset!r}")
+    if score_threshold is not None and (
+        isinstance(score_threshold, (bool, np.bool_))
+        or not isinstance(score_threshold, (int, float, np.integer, np.floating))
+        or not np.isfinite(score_threshold)
+    ):
+        raise StoreError(f"score_threshold must be a number or None, got {score_threshold!r}")
 
 
 class VectorStore(ABC):
@@ -298,13 +346,16 @@ class VectorStore(ABC):
         self, name: str, positive_ids: Iterable[int], negative_ids: Iterable[int]
     ) -> tuple[list[int], list[int], dict[int, np.ndarray]]:
         """Validated example ids for ``recommend`` and their stored vectors (one error for unknown ids)."""
-        positives, negatives = [int(i) for i in positive_ids], [int(i) for i in negative_ids]
+        positives = check_example_ids(positive_ids, "positive_ids")
+        negatives = check_example_ids(negative_ids, "negative_ids")
         if not positives:
             raise StoreError("recommend needs at least one positive product id")
         vectors = self.retrieve_vectors(name, positives + negatives)
-        missing = [i for i in positives + negatives if i not in vectors]
+        missing = list(dict.fromkeys(i for i in positives + negatives if i not in vectors))
         if missing:
-            raise StoreError(f"product ids {missing} are not in collection {name!r}; pick ids from search results")
+            raise StoreError(
+                f"product ids not in collection {name!r}: {listed_ids(missing)}; pick ids from search results"
+            )
         return positives, negatives, vectors
 
     @abstractmethod

@@ -283,7 +283,7 @@ class EdgeStore(VectorStore):
         score_threshold: float | None = None,
         keyword_query: str | None = None,
     ) -> list[ScoredHit]:
-        check_top_k(top_k, offset)
+        check_top_k(top_k, offset, score_threshold)
         shard = self._shard(name)
         query = as_matrix(vector, self._dim(name), "query vector")[0]
         query_filter = _edge_filter(normalize_filters(filters))

@@ -218,7 +218,7 @@ class ServerStore(VectorStore):
         score_threshold: float | None = None,
         keyword_query: str | None = None,
     ) -> list[ScoredHit]:
-        check_top_k(top_k, offset)
+        check_top_k(top_k, offset, score_threshold)
         query_filter = _server_filter(normalize_filters(filters))
         query = as_matrix(vector, self._dim(name), "query vector")[0].tolist()
         sparse = bm25_query(keyword_query)
