@@ -15,6 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ingest.disk_budget import DiskBudget, product_bytes
 from shared.catalog import Catalog, ModelIdentity
 from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, ProductTable
 from shared.embedding import encode_image_batch
@@ -36,6 +37,8 @@ class IngestOptions:
     workers: int | None = None
     recreate: bool = False
     progress: bool = True
+    disk_dir: Path | None = None
+    """Where free space is checked before each batch (default: images_dir)."""
 
 
 @dataclass
@@ -118,16 +121,20 @@ def ingest(
     catalog.delete_products(collection, sorted(catalogued - stored))  # rows whose vectors never landed
     pending, already = _pending_indices(table, stored & catalogued)
     summary = IngestSummary(requested=already + len(pending), skipped=already)
+    workers = default_workers() if options.workers is None else options.workers
+    prefetched = options.batch_size * (1 + 4 * workers)  # the batch and the images the loader's workers write ahead
+    budget = DiskBudget(options.disk_dir or options.images_dir, product_bytes(table, pending, identity.embedding_dim), len(pending))
+    budget.check(prefetched)
     run_id = catalog.start_run(collection, identity, options.dataset, store.backend, summary.requested)
 
     images_dir = options.images_dir / collection
     images_dir.mkdir(parents=True, exist_ok=True)
-    workers = default_workers() if options.workers is None else options.workers
     loader = product_loader(
         ProductImages(table, pending, model.image_transform, images_dir), options.batch_size, workers if pending else 0
     )
-    with tqdm(total=len(pending), unit="img", desc=f"ingest {collection}", disable=not options.progress) as bar:
+    with budget.guard(), tqdm(total=len(pending), unit="img", desc=f"ingest {collection}", disable=not options.progress) as bar:
         for batch in loader:
+            budget.check(prefetched)
             summary.failed.update(batch.failures)
             if batch.pixels is not None:
                 vectors = encode_image_batch(model, batch.pixels)
@@ -142,6 +149,7 @@ def ingest(
                 )
                 summary.ingested += len(points)
             bar.update(len(batch.products) + len(batch.failures))
+            budget.written += len(batch.products) + len(batch.failures)
     summary.seconds = time.perf_counter() - started
     catalog.finish_run(run_id, ingested=summary.ingested, skipped=summary.skipped, failed_ids=sorted(summary.failed))
     return summary
