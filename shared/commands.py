@@ -9,6 +9,7 @@ before any of them is loaded (measured in benchmarks/bench_startup.py).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,3 +53,24 @@ def missing_dataset_message(source: str, flag: str = "--dataset") -> str | None:
         f"{flag} {source}: no such file or folder ({Path(source).absolute()}); pass an existing parquet file or folder, "
         "a Kaggle folder (styles.csv + images/), or a Hugging Face hub id like owner/name"
     )
+
+
+def unwritable_dir_message(directory: Path, flag: str) -> str | None:
+    """A one-line error when ``directory`` could not be created or written, checked without creating it."""
+    existing = directory.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return None
+    reason = "not a directory" if not existing.is_dir() else "permission denied"
+    return f"output directory {directory} is not writable ({existing}: {reason}); pass a writable {flag}"
+
+
+def close_progress_bars() -> None:
+    """End every live tqdm bar, so that an error printed next starts on a line of its own."""
+    if "tqdm" not in sys.modules:
+        return
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
