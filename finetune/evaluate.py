@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finetune.config import DEFAULT_DATASET, TrainConfig
-from shared.commands import close_progress_bars
+from shared.commands import close_progress_bars, keep_finished_bars
 from shared.runtime import tune_allocator
 
 if TYPE_CHECKING:  # torch, open_clip and datasets are imported where used, so --help answers at once
@@ -112,7 +112,7 @@ def _embed_gallery(
         m.model.eval()
     cache = _checked_prefix_cache(prefix_cache, splits[0], models, products) if prefix_cache else None  # type: ignore[arg-type]
     out: list[list[np.ndarray]] = [[] for _ in models]
-    for start in tqdm(range(0, len(images), batch_size), desc="embed gallery", unit="batch", leave=False):
+    for start in tqdm(range(0, len(images), batch_size), desc="embed gallery", unit="batch", leave=keep_finished_bars()):
         if cache is not None:
             prefix = cache[torch.as_tensor(list(indices[start : start + batch_size]), dtype=torch.long)].to(models[0].device)
         else:

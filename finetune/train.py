@@ -35,7 +35,7 @@ from finetune.metrics import encode_labels, ranking_metrics
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
 from finetune.sampling import epoch_batches
 from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
-from shared.commands import unwritable_dir_message
+from shared.commands import keep_finished_bars, unwritable_dir_message
 from shared.datasets import open_products
 from shared.embedding import resolve_device, text_features
 from shared.models import LoadedModel, config_name, load_model
@@ -236,7 +236,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
                             num_workers=config.num_workers, collate_fn=collate)
         micro_iter: Iterator[tuple[torch.Tensor, list[str]]] = iter(loader)
         losses: list[float] = []
-        with tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="step", disable=not config.progress, leave=False) as bar:
+        with tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="step", disable=not config.progress, leave=keep_finished_bars()) as bar:
             for batch in bar:
                 n_micro = math.ceil(len(batch) / config.batch_size)
                 micro_batches = [next(micro_iter) for _ in range(n_micro)]

@@ -74,3 +74,10 @@ def close_progress_bars() -> None:
 
     for bar in list(getattr(tqdm, "_instances", ())):
         bar.close()
+
+
+def keep_finished_bars() -> bool:
+    """tqdm's ``leave`` for transient progress bars: cleared in a terminal, but kept in a log (stderr
+    not a terminal), where clearing only writes a carriage return and the next line, an error say,
+    would be printed on the bar's line."""
+    return not sys.stderr.isatty()
