@@ -225,6 +225,7 @@ def _ingest(
         workers=args.workers,
         recreate=args.recreate,
         disk_dir=settings.data_dir,
+        mapped_dir=settings.edge_dir if store.backend == "edge" else None,
     )
     try:
         return ingest(model, table, store, catalog, options)

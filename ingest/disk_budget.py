@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.datasets import ProductTable
-from shared.disk import DiskFullError, check_free_space, disk_full_error, is_disk_full
+from shared.disk import DiskFullError, check_free_space, disk_full_error, is_disk_full, sparse_hole_bytes
 
 SAMPLE = 16
 """Products whose image sizes are averaged for the estimate."""
@@ -27,11 +27,16 @@ def product_bytes(table: ProductTable, pending: Sequence[int], embedding_dim: in
 
 @dataclass
 class DiskBudget:
-    """Free space at ``folder`` against ``per_product`` bytes for each of ``total`` products to write."""
+    """Free space at ``folder`` against ``per_product`` bytes for each of ``total`` products to write.
+
+    ``mapped_dir`` is the embedded store's folder: on tmpfs its sparse files' holes count as
+    needed too, because a write into a mapped hole that cannot be backed is a "Bus error".
+    """
 
     folder: Path
     per_product: int
     total: int
+    mapped_dir: Path | None = None
     written: int = 0
 
     @property
@@ -42,13 +47,16 @@ class DiskBudget:
         """Before writing ``next_writes`` products (a batch and the images prefetched after it), raise
         DiskFullError, naming what the remaining products need, unless they (plus the reserve) fit."""
         try:
-            check_free_space(self.folder, self.per_product * min(next_writes, self.remaining))
+            check_free_space(self.folder, self.per_product * min(next_writes, self.remaining) + self._holes())
         except DiskFullError:
             raise self.full_error() from None
 
     def full_error(self) -> DiskFullError:
         """The one-line error for a full disk, naming the space the remaining products need."""
-        return disk_full_error(self.folder, self.per_product * self.remaining)
+        return disk_full_error(self.folder, self.per_product * self.remaining + self._holes())
+
+    def _holes(self) -> int:
+        return sparse_hole_bytes(self.mapped_dir) if self.mapped_dir is not None else 0
 
     @contextmanager
     def guard(self) -> Iterator["DiskBudget"]:

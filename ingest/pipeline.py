@@ -39,6 +39,8 @@ class IngestOptions:
     progress: bool = True
     disk_dir: Path | None = None
     """Where free space is checked before each batch (default: images_dir)."""
+    mapped_dir: Path | None = None
+    """The embedded store's folder, whose sparse files must stay backable (see ingest.disk_budget)."""
 
 
 @dataclass
@@ -123,7 +125,8 @@ def ingest(
     summary = IngestSummary(requested=already + len(pending), skipped=already)
     workers = default_workers() if options.workers is None else options.workers
     prefetched = options.batch_size * (1 + 4 * workers)  # the batch and the images the loader's workers write ahead
-    budget = DiskBudget(options.disk_dir or options.images_dir, product_bytes(table, pending, identity.embedding_dim), len(pending))
+    per_product = product_bytes(table, pending, identity.embedding_dim)
+    budget = DiskBudget(options.disk_dir or options.images_dir, per_product, len(pending), options.mapped_dir)
     budget.check(prefetched)
     run_id = catalog.start_run(collection, identity, options.dataset, store.backend, summary.requested)
 
