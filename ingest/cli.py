@@ -83,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--data-dir", help="catalog database, images and embedded store (default: ./data; env FASHION_DATA_DIR)")
     store.add_argument("--collection", help="collection name (default: fashion_products; env FASHION_COLLECTION)")
     store.add_argument("--recreate", action="store_true", help="drop the collection's vectors and products first")
-    parser.add_argument("--status", action="store_true", help="print each collection's products, vectors, model and backend, then exit")
+    parser.add_argument(
+        "--status", action="store_true",
+        help="print each collection's products, vectors, model and backend, then exit (reads only; creates nothing)",
+    )
     parser.add_argument("--json", action="store_true", help="with --status: print JSON")
     return parser
 
