@@ -277,13 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_allocator()
     try:
         return run_status(args) if args.status else run_ingest(args)
-    except loaded_error_classes(EXPECTED_ERRORS) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # a write outside the per-batch checks that found the disk full
-        from shared.disk import disk_full_error, is_disk_full
+    except Exception as error:
+        from shared.disk import DiskFullError, disk_full_error, is_disk_full
 
-        if not is_disk_full(error):
+        if is_disk_full(error):  # also a write outside the per-batch checks, or a shard that cannot open
+            message = error if isinstance(error, DiskFullError) else disk_full_error(_settings(args).data_dir)
+        elif isinstance(error, loaded_error_classes(EXPECTED_ERRORS)):
+            message = error
+        else:
             raise
-        print(f"error: {disk_full_error(_settings(args).data_dir)}", file=sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ same checks fire on any disk.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import sqlite3
@@ -106,6 +107,39 @@ def test_a_disk_that_fills_mid_run_stops_between_batches_and_keeps_what_is_store
     rerun = _ingest(*_ingest_args(dataset, copy))
     assert rerun.returncode == 0, rerun.stderr[-500:]
     assert _ids(copy) == ({row["id"] for row in rows},) * 2
+
+
+@pytest.fixture
+def small_ext4(tmp_path: Path) -> Iterator[Path]:
+    """A 10 MB ext4 filesystem in a loop file, unmounted afterwards."""
+    image, folder = tmp_path / "ext4.img", tmp_path / "ext4"
+    with image.open("wb") as handle:
+        handle.truncate(10 * MB)
+    folder.mkdir()
+    made = subprocess.run(["mkfs.ext4", "-q", str(image)], capture_output=True, text=True)
+    mounted = made.returncode == 0 and subprocess.run(["mount", "-o", "loop", str(image), str(folder)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("cannot make and mount an ext4 loop filesystem here; FASHION_MIN_FREE_MB tests cover the checks")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_writes_that_find_the_disk_full_end_in_one_line_and_keep_the_store(small_ext4: Path, tmp_path: Path) -> None:
+    """No reserve, so the writes themselves meet the full disk (SQLite's "database or disk is full",
+    Qdrant Edge's flush error): one line, and the catalog and the store still hold the same products."""
+    dataset = write_parquet(tmp_path / "data", make_rows(2000))
+    data_dir = small_ext4 / "d"
+    _assert_one_disk_full_line(_ingest(*_ingest_args(dataset, data_dir), reserve_mb=0))
+    status = _ingest("--status", "--json", "--data-dir", str(data_dir), "--qdrant", "edge")
+    if status.returncode != 0:  # Qdrant Edge cannot open a shard on a disk with no byte free
+        _assert_one_disk_full_line(status)
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    status = _ingest("--status", "--json", "--data-dir", str(copy), "--qdrant", "edge")
+    row = json.loads(status.stdout)[0]
+    assert 0 < row["products"] == row["vectors"] < 2000
 
 
 def test_the_reserve_setting_refuses_an_ingest_and_keeps_the_store(parquet_dataset: Path, tmp_path: Path) -> None:
