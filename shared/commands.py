@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared.disk import existing_ancestor
+
 HEAVY_MODULES: tuple[str, ...] = ("torch", "open_clip", "datasets", "qdrant_edge", "qdrant_client")
 """Modules that must not be imported to print --help or an argument error."""
 _LOCAL_SUFFIXES = (".parquet", ".csv")
@@ -57,9 +59,7 @@ def missing_dataset_message(source: str, flag: str = "--dataset") -> str | None:
 
 def unwritable_dir_message(directory: Path, flag: str) -> str | None:
     """A one-line error when ``directory`` could not be created or written, checked without creating it."""
-    existing = directory.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = existing_ancestor(directory)
     if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
         return None
     reason = "not a directory" if not existing.is_dir() else "permission denied"

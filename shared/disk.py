@@ -22,7 +22,7 @@ DEFAULT_MIN_FREE_MB = 50
 MIN_FREE_ENV = "FASHION_MIN_FREE_MB"
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _FULL_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded", "not enough space")
-_FILLING_FILESYSTEMS = {"tmpfs", "ramfs", "shm"}
+_FILLING_FILESYSTEMS = {"tmpfs", "ramfs"}
 """Filesystems on which mapping a sparse file's hole allocates it (so opening a shard uses space)."""
 
 
