@@ -77,6 +77,7 @@ def roomy_tmpfs(tmp_path: Path) -> Iterator[Path]:
     yield from _mount(tmp_path / "tmpfs", 320)
 
 
+@pytest.mark.slow
 def test_ingest_and_status_on_a_20mb_tmpfs_answer_in_one_line(small_tmpfs: Path, parquet_dataset: Path) -> None:
     assert filesystem_type(small_tmpfs) == "tmpfs"
     data_dir = small_tmpfs / "d"
@@ -126,6 +127,7 @@ def small_ext4(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+@pytest.mark.slow
 def test_writes_that_find_the_disk_full_end_in_one_line_and_keep_the_store(small_ext4: Path, tmp_path: Path) -> None:
     """No reserve, so the writes themselves meet the full disk (SQLite's "database or disk is full",
     Qdrant Edge's flush error): one line, and the catalog and the store still hold the same products."""
@@ -142,6 +144,7 @@ def test_writes_that_find_the_disk_full_end_in_one_line_and_keep_the_store(small
     assert 0 < row["products"] == row["vectors"] < 2000
 
 
+@pytest.mark.slow
 def test_the_reserve_setting_refuses_an_ingest_and_keeps_the_store(parquet_dataset: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "d"
     assert _ingest(*_ingest_args(parquet_dataset, data_dir, "--limit", "10")).returncode == 0

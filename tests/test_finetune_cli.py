@@ -50,6 +50,7 @@ def _finetune(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "problem",
     [["--dataset", "./no-such-dataset"], ["--model", "no-such-model-name", "--pretrained", "none"]],
@@ -64,6 +65,7 @@ def test_failed_finetune_creates_no_folders(problem: list[str], parquet_dataset:
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no out/, checkpoints/ or models/
 
 
+@pytest.mark.slow
 def test_error_after_a_progress_bar_starts_on_its_own_line(tmp_path: Path) -> None:
     rows = make_rows(40)
     rows[30]["id"] = "not-a-number"  # fails while the "decode images" bar is running

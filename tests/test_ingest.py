@@ -227,6 +227,7 @@ time.sleep(300)
 """
 
 
+@pytest.mark.slow
 def test_store_in_use_is_refused_before_the_model_loads(capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "d"
     common = ["--dataset", str(parquet_dataset), "--limit", "5", "--data-dir", str(data_dir), "--qdrant", "edge", "--workers", "0"]
