@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from finetune.config import DEFAULT_DATASET, DEFAULT_MODEL, LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
+from shared.commands import close_progress_bars, missing_dataset_message, unwritable_dir_message
 from shared.runtime import tune_allocator
 
 DESCRIPTION = """Fine-tune a CLIP model on fashion products (contrastive image-caption training).
@@ -82,15 +84,39 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def check_inputs(config: TrainConfig) -> str | None:
+    """The first problem with the options, found without importing torch or loading anything, else None."""
+    try:
+        config.validate()
+    except ValueError as error:
+        return str(error)
+    if config.weights and not Path(config.weights).is_file():
+        return f"--weights {config.weights}: no such file; pass a weights file written by `python -m finetune`"
+    if config.feature_cache_dir:
+        problem = unwritable_dir_message(Path(config.feature_cache_dir), "--feature-cache-dir")
+        if problem:
+            return problem
+    for directory in (config.checkpoint_dir, config.model_dir):
+        problem = unwritable_dir_message(directory, "--output-dir")
+        if problem:
+            return problem
+    return missing_dataset_message(config.dataset)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    tune_allocator()
     config = config_from_args(args)
-    from finetune.train import train  # heavy imports after --help
+    problem = check_inputs(config)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    tune_allocator()
+    from finetune.train import train  # torch, open_clip and datasets only once the options are known to be good
 
     try:
         train(config)
     except (ValueError, OSError, RuntimeError) as error:
+        close_progress_bars()
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from finetune.captions import CAPTION_FIELDS, CaptionError, canonical_caption, check_caption_columns, sample_caption
+from shared.commands import keep_finished_bars
 from shared.datasets import Product, ProductTable
 from shared.images import ImageError, decode_image
 
@@ -43,7 +44,7 @@ def decode_products(table: ProductTable, subset_size: int | None = None, *, prog
     attributes: list[dict[str, str | int]] = []
     images: list[Image.Image] = []
     skipped_images = skipped_captions = 0
-    for index in tqdm(range(count), desc="decode images", unit="img", disable=not progress, leave=False):
+    for index in tqdm(range(count), desc="decode images", unit="img", disable=not progress, leave=keep_finished_bars()):
         product = table[index]
         if canonical_caption(product.attributes) is None:
             skipped_captions += 1

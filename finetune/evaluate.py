@@ -17,24 +17,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-from tqdm.auto import tqdm
-
-from finetune.checkpoints import read_log
 from finetune.config import DEFAULT_DATASET, TrainConfig
-from finetune.features import chunked_forward
-from finetune.data import DecodedProducts, decode_products, split_by_display_name
-from finetune.metrics import encode_labels, ranking_metrics
-from finetune.plots import plot_training_log, retrieval_grid
-from finetune.towers import ImageTowerSplit, image_blocks, split_image_tower
-from shared.datasets import open_products
-from shared.embedding import encode_pil_images, encode_texts
-from shared.models import LoadedModel, ModelLoadError, load_model
+from shared.commands import close_progress_bars, keep_finished_bars
 from shared.runtime import tune_allocator
-from shared.weights import WeightsError, read_weights
+
+if TYPE_CHECKING:  # torch, open_clip and datasets are imported where used, so --help answers at once
+    import numpy as np
+    import torch
+
+    from finetune.data import DecodedProducts
+    from finetune.towers import ImageTowerSplit
+    from shared.models import LoadedModel
 
 CATEGORY_FIELDS = ("subCategory", "articleType", "baseColour")
 
@@ -45,6 +40,8 @@ def _models_error(spec: str, error: Exception) -> ValueError:
 
 
 def _load(spec: str, pretrained: str | None) -> tuple[str, LoadedModel]:
+    from shared.models import ModelLoadError, load_model
+
     if Path(spec).is_file():
         try:
             return Path(spec).name, load_model(spec, weights=spec)
@@ -56,6 +53,10 @@ def _load(spec: str, pretrained: str | None) -> tuple[str, LoadedModel]:
 
 def _shared_frozen_blocks(models: Sequence[LoadedModel]) -> int:
     """How many leading image blocks (stem included) every model has identical, 0 when not splittable."""
+    import torch
+
+    from finetune.towers import image_blocks, split_image_tower
+
     blocks = [image_blocks(m.model) for m in models]
     if not blocks[0] or split_image_tower(models[0].model, False, 1) is None:
         return 0
@@ -74,6 +75,8 @@ def _shared_frozen_blocks(models: Sequence[LoadedModel]) -> int:
 
 def _checked_prefix_cache(path: str, split: ImageTowerSplit, models: Sequence[LoadedModel], products: DecodedProducts) -> torch.Tensor:
     """Training's cached frozen-prefix outputs (``--feature-cache-dir``), checked against a fresh computation."""
+    import torch
+
     cache = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(cache, torch.Tensor) or cache.shape[0] != len(products):
         raise ValueError(f"--image-prefix {path} does not hold one prefix output per product ({len(products)}); drop the option")
@@ -84,13 +87,29 @@ def _checked_prefix_cache(path: str, split: ImageTowerSplit, models: Sequence[Lo
     return cache
 
 
-@torch.no_grad()
 def embed_gallery(
     models: Sequence[LoadedModel], products: DecodedProducts, indices: Sequence[int], batch_size: int = 128,
     prefix_cache: str | None = None,
 ) -> list[np.ndarray]:
     """Image embeddings of ``indices`` per model; a frozen prefix the models share is computed once
     (or read from ``prefix_cache``, the training run's feature cache, when its blocks match)."""
+    import torch
+
+    with torch.no_grad():
+        return _embed_gallery(models, products, indices, batch_size, prefix_cache)
+
+
+def _embed_gallery(
+    models: Sequence[LoadedModel], products: DecodedProducts, indices: Sequence[int], batch_size: int, prefix_cache: str | None
+) -> list[np.ndarray]:
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from finetune.features import chunked_forward
+    from finetune.towers import image_blocks, split_image_tower
+    from shared.embedding import encode_pil_images
+
     images = [products.images[i] for i in indices]
     shared = _shared_frozen_blocks(models) if len(models) > 1 or prefix_cache else 0
     if shared == 0:
@@ -101,7 +120,7 @@ def embed_gallery(
         m.model.eval()
     cache = _checked_prefix_cache(prefix_cache, splits[0], models, products) if prefix_cache else None  # type: ignore[arg-type]
     out: list[list[np.ndarray]] = [[] for _ in models]
-    for start in tqdm(range(0, len(images), batch_size), desc="embed gallery", unit="batch", leave=False):
+    for start in tqdm(range(0, len(images), batch_size), desc="embed gallery", unit="batch", leave=keep_finished_bars()):
         if cache is not None:
             prefix = cache[torch.as_tensor(list(indices[start : start + batch_size]), dtype=torch.long)].to(models[0].device)
         else:
@@ -117,6 +136,9 @@ def evaluate_gallery(
     loaded: LoadedModel, image_embeddings: np.ndarray, products: DecodedProducts, gallery: Sequence[int], query_names: Sequence[str]
 ) -> dict[str, dict[str, float]]:
     """Every task's metrics for one model on one gallery."""
+    from finetune.metrics import encode_labels, ranking_metrics
+    from shared.embedding import encode_texts
+
     names = [products.display_name(i) for i in gallery]
     labels, distinct = encode_labels([*query_names, *names])
     query_labels, gallery_labels = labels[: len(query_names)], labels[len(query_names) :]
@@ -150,6 +172,8 @@ def markdown_table(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -
 
 def _split_config(specs: Sequence[str], args: argparse.Namespace) -> TrainConfig:
     """The training split's options: the first weights file's training metadata, then explicit flags."""
+    from shared.weights import WeightsError, read_weights
+
     config = TrainConfig(dataset=args.dataset or DEFAULT_DATASET)
     for spec in specs:
         if Path(spec).is_file():
@@ -168,6 +192,13 @@ def _split_config(specs: Sequence[str], args: argparse.Namespace) -> TrainConfig
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
+    from finetune.checkpoints import read_log
+    from finetune.data import decode_products, split_by_display_name
+    from finetune.plots import plot_training_log
+    from shared.datasets import open_products
+
     config = _split_config(args.models, args)
     products = decode_products(open_products(config.dataset), config.subset_size)
     train_idx, val_idx = split_by_display_name([products.display_name(i) for i in range(len(products))], config.val_fraction, config.seed)
@@ -216,6 +247,11 @@ def _slug(text: str) -> str:
 
 
 def _examples(model: LoadedModel, emb: np.ndarray, products: DecodedProducts, gallery: Sequence[int], queries: Sequence[str], path: Path, label: str) -> None:
+    import numpy as np
+
+    from finetune.plots import retrieval_grid
+    from shared.embedding import encode_texts
+
     scores = encode_texts(model, list(queries)) @ emb.T
     rows = []
     for query, row in zip(queries, scores):
@@ -247,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run(args)
     except (ValueError, OSError, RuntimeError) as error:
+        close_progress_bars()
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

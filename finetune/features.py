@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from finetune.config import TrainConfig
 from finetune.data import DecodedProducts
 from finetune.towers import ImageTowerSplit
+from shared.commands import keep_finished_bars
 from shared.models import LoadedModel
 
 
@@ -51,7 +52,7 @@ def compute_prefix(
         module.eval()
     try:
         outputs = []
-        for start in tqdm(range(0, len(products), batch_size), desc="cache image features", unit="batch", disable=not progress, leave=False):
+        for start in tqdm(range(0, len(products), batch_size), desc="cache image features", unit="batch", disable=not progress, leave=keep_finished_bars()):
             images = torch.stack([loaded.image_transform(img) for img in products.images[start : start + batch_size]])
             outputs.append(chunked_forward(split.prefix, images.to(device)).float().cpu())
     finally:

@@ -14,16 +14,20 @@ import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where used, so --help and argument errors answer at once
+    import torch
 
-from shared.weights import WeightsError, WeightsFile, read_weights, save_weights
+    from shared.weights import WeightsFile
 
 
 def interpolate_state(
     base: Mapping[str, torch.Tensor], finetuned: Mapping[str, torch.Tensor], alpha: float
 ) -> dict[str, torch.Tensor]:
     """(1 - alpha) * base + alpha * finetuned per floating tensor; integer buffers come from finetuned."""
+    from shared.weights import WeightsError
+
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"--alpha {alpha} must be between 0 (base) and 1 (fine-tuned)")
     if set(base) != set(finetuned):
@@ -44,6 +48,8 @@ def interpolate_state(
 
 
 def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> tuple[dict[str, torch.Tensor], str]:
+    from shared.weights import WeightsError, read_weights
+
     if Path(spec).is_file():
         weights = read_weights(spec)
         if weights.model_name and finetuned.model_name and weights.model_name != finetuned.model_name:
@@ -57,6 +63,8 @@ def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> 
 
 def interpolate_files(base: str, finetuned: str, alpha: float, output: str, pretrained: str | None = None) -> str:
     """Write the WiSE-FT weights file; returns its sha256."""
+    from shared.weights import read_weights, save_weights
+
     tuned = read_weights(finetuned)
     base_state, base_id = _base_weights(base, pretrained, tuned)
     mixed = interpolate_state(base_state, tuned.state_dict, alpha)
@@ -85,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             output = args.output.replace("{alpha}", f"{alpha:g}")
             sha = interpolate_files(args.base, args.finetuned, alpha, output, args.pretrained)
             print(f"wrote {output} (alpha {alpha:g}, sha256 {sha[:12]})")
-    except (WeightsError, ValueError, OSError) as error:
+    except (ValueError, OSError) as error:  # WeightsError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

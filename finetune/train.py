@@ -35,6 +35,7 @@ from finetune.metrics import encode_labels, ranking_metrics
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
 from finetune.sampling import epoch_batches
 from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
+from shared.commands import keep_finished_bars, unwritable_dir_message
 from shared.datasets import open_products
 from shared.embedding import resolve_device, text_features
 from shared.models import LoadedModel, config_name, load_model
@@ -165,8 +166,7 @@ def _load(config: TrainConfig, device: torch.device) -> LoadedModel:
 def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainResult:
     """Run one fine-tuning; ``stop_after_epoch`` simulates an interruption (tests of --resume)."""
     config.validate()
-    ensure_writable(config.checkpoint_dir)
-    ensure_writable(config.model_dir)
+    check_output_dirs(config)  # nothing is created until the first checkpoint is written
     device = resolve_device(config.device)
     _seed_everything(config.seed)
     started = time.perf_counter()
@@ -204,6 +204,8 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
     optimizer = torch.optim.AdamW(parameter_groups(model, config.learning_rates, config.weight_decay), betas=(0.9, 0.98), eps=1e-6)
     base_rates = [g["lr"] for g in optimizer.param_groups]
 
+    ensure_writable(config.checkpoint_dir)
+    ensure_writable(config.model_dir)
     state = TrainState()
     state_path = config.checkpoint_dir / STATE_NAME
     if config.resume:
@@ -235,17 +237,17 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
                             collate_fn=collate, **worker_loader_options(config.num_workers))
         micro_iter: Iterator[tuple[torch.Tensor, list[str]]] = iter(loader)
         losses: list[float] = []
-        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="step", disable=not config.progress, leave=False)
-        for batch in bar:
-            n_micro = math.ceil(len(batch) / config.batch_size)
-            micro_batches = [next(micro_iter) for _ in range(n_micro)]
-            set_learning_rates(optimizer, base_rates, _multiplier(config, state.step, total_steps, warmup_steps))
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(_step(encoder, micro_batches, device))
-            optimizer.step()
-            clamp_logit_scale(model.logit_scale)
-            state.step += 1
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", scale=f"{float(model.logit_scale.detach().exp()):.1f}")
+        with tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="step", disable=not config.progress, leave=keep_finished_bars()) as bar:
+            for batch in bar:
+                n_micro = math.ceil(len(batch) / config.batch_size)
+                micro_batches = [next(micro_iter) for _ in range(n_micro)]
+                set_learning_rates(optimizer, base_rates, _multiplier(config, state.step, total_steps, warmup_steps))
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(_step(encoder, micro_batches, device))
+                optimizer.step()
+                clamp_logit_scale(model.logit_scale)
+                state.step += 1
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", scale=f"{float(model.logit_scale.detach().exp()):.1f}")
         train_seconds = time.perf_counter() - epoch_start
         metrics = validate(encoder, products, val_idx, image_inputs, config.eval_batch_size)
         score = metrics.get(SELECTION_METRIC, -float(np.mean(losses)))
@@ -283,6 +285,14 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         print(f"trained {loaded.name} on {len(train_idx)} products in {time.perf_counter() - started:.0f} s; "
               f"best epoch {state.best_epoch} ({summary or 'no validation set'}); wrote {config.final_path}")
     return TrainResult(loaded, str(config.final_path), state.best_epoch, best_metrics, state.history)
+
+
+def check_output_dirs(config: TrainConfig) -> None:
+    """Refuse an --output-dir whose checkpoints/ or models/ could not be created, without creating them."""
+    for directory in (config.checkpoint_dir, config.model_dir):
+        problem = unwritable_dir_message(directory, "--output-dir")
+        if problem:
+            raise PermissionError(problem)
 
 
 def _multiplier(config: TrainConfig, step: int, total_steps: int, warmup_steps: int) -> float:

@@ -1,4 +1,9 @@
-"""`python -m ingest`: embed a product dataset into Qdrant and the SQL catalog."""
+"""`python -m ingest`: embed a product dataset into Qdrant and the SQL catalog.
+
+Only the standard library and the settings are imported at start-up: `--help`, a bad
+argument or a missing dataset path are answered before torch, open_clip, datasets or a
+Qdrant client is loaded, and `--status` never loads a model.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,33 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from shared.catalog import Catalog, CatalogError
-from shared.datasets import DatasetError, open_products
+from shared.commands import loaded_error_classes, missing_dataset_message
 from shared.runtime import tune_allocator
 from shared.settings import DEFAULT_DATASET, Settings
-from shared.vector_store import StoreError, VectorStore, open_store
 
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestSummary
+    from shared.catalog import Catalog
+    from shared.datasets import ProductTable
+    from shared.models import LoadedModel
+    from shared.vector_store import VectorStore
+
+EXPECTED_ERRORS = (
+    "shared.datasets:DatasetError",
+    "shared.catalog:CatalogError",
+    "shared.vector_store.base:StoreError",
+    "ingest.pipeline:IngestError",
+    "shared.models.loading:ModelLoadError",
+    "shared.weights:WeightsError",
+    "shared.images:ImageError",
+    "shared.embedding:DeviceError",
+    "shared.disk:DiskSpaceError",
+)
+"""Errors printed as one `error:` line (only classes whose module was imported can be raised)."""
 DEFAULT_MODEL = "ViT-B-32-quickgelu"
 
 
@@ -59,28 +83,37 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--data-dir", help="catalog database, images and embedded store (default: ./data; env FASHION_DATA_DIR)")
     store.add_argument("--collection", help="collection name (default: fashion_products; env FASHION_COLLECTION)")
     store.add_argument("--recreate", action="store_true", help="drop the collection's vectors and products first")
-    parser.add_argument("--status", action="store_true", help="print each collection's products, vectors, model and backend, then exit")
+    parser.add_argument(
+        "--status", action="store_true",
+        help="print each collection's products, vectors, model and backend, then exit (reads only; creates nothing)",
+    )
     parser.add_argument("--json", action="store_true", help="with --status: print JSON")
     return parser
 
 
-def collection_status(settings: Settings, store: VectorStore, catalog: Catalog) -> list[dict[str, Any]]:
-    from ingest.consistency import compare, store_location
+def collection_status(settings: Settings, store: VectorStore, catalog: Catalog | None) -> list[dict[str, Any]]:
+    """Each collection's counts and model; ``catalog`` is None where no catalog was written yet."""
+    from ingest.consistency import Difference, compare, store_location
 
     rows = []
-    location = store_location(store, catalog)
-    for name in sorted(set(catalog.collections()) | {settings.collection}):
-        run = catalog.latest_run(name)
+    location = store_location(store, catalog) if catalog else None
+    names = set(catalog.collections()) if catalog else set()
+    for name in sorted(names | {settings.collection}):
+        run = catalog.latest_run(name) if catalog else None
         exists = store.collection_exists(name)
         if run is None and not exists:
             continue
-        difference = compare(store, catalog, name)
-        owner = catalog.store_of(name)
+        vectors = _open_collection(store, settings, name) if exists else 0
+        if catalog is not None:
+            difference = compare(store, catalog, name)
+        else:  # no catalog written yet: every vector lacks its row
+            difference = Difference(frozenset(store.all_ids(name)) if exists else frozenset(), frozenset())
+        owner = catalog.store_of(name) if catalog else None
         rows.append(
             {
                 "collection": name,
-                "products": catalog.count(name),
-                "vectors": store.count(name) if exists else 0,
+                "products": catalog.count(name) if catalog else 0,
+                "vectors": vectors,
                 "model": run.model_name if run else None,
                 "pretrained": run.pretrained if run else None,
                 "weights_sha256": run.weights_sha256 if run else None,
@@ -123,10 +156,36 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, qdrant_url=args.qdrant, collection=args.collection)
 
 
+def _open_collection(store: VectorStore, settings: Settings, name: str) -> int:
+    """Open an existing collection and count its vectors. This takes the embedded store's lock, so a
+    store in use by another process is refused here; on tmpfs, opening a shard fills its sparse files,
+    so the space for that is checked first (a write there that cannot be backed is a "Bus error")."""
+    if store.backend == "edge":
+        from shared.disk import check_free_space, sparse_hole_bytes
+
+        holes = sparse_hole_bytes(settings.edge_dir / name)
+        if holes:
+            check_free_space(settings.edge_dir, holes)
+    return store.count(name)
+
+
+def _status_catalog_url(settings: Settings) -> str | None:
+    """The catalog opened read-only for --status (SQLite), None where no catalog was written yet."""
+    if settings.database_url:
+        return settings.database_url
+    path = (settings.data_dir / "catalog.db").resolve()
+    return f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true" if path.is_file() else None
+
+
 def run_status(args: argparse.Namespace) -> int:
+    """Print each collection's counts; reads only, and creates nothing (not even the data dir)."""
+    from shared.catalog import Catalog
+    from shared.vector_store import open_store
+
     settings = _settings(args)
-    catalog = Catalog(settings.catalog_url)
-    store = open_store(settings)
+    url = _status_catalog_url(settings)
+    catalog = Catalog(url) if url else None
+    store = open_store(settings, read_only=True)
     try:
         print_status(collection_status(settings, store, catalog), args.json)
     finally:
@@ -134,26 +193,54 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_ingest(args: argparse.Namespace) -> int:
+def _load_model(args: argparse.Namespace) -> LoadedModel:
     from shared.embedding import resolve_device
     from shared.models import DEFAULT, load_model
-    from ingest.pipeline import IngestOptions, ingest
 
-    settings = _settings(args)
     device = resolve_device(args.device)
-    name = args.model or DEFAULT_MODEL
     # With --weights the file holds every tensor; else the model's usual weights (openai, lite's packages).
     pretrained = args.pretrained or (None if args.weights else DEFAULT)
-    model = load_model(name, pretrained, weights=args.weights, device=str(device))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return load_model(args.model or DEFAULT_MODEL, pretrained, weights=args.weights, device=str(device))
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    """Lock the store, open the dataset, load the model, and only then create the data dir and write.
+
+    A store in use by another process, a bad dataset or bad weights are refused before anything
+    is created, and the first two before the model's seconds of loading.
+    """
+    from shared.catalog import Catalog
+    from shared.datasets import open_products
+    from shared.disk import check_free_space
+    from shared.vector_store import open_store
+
+    settings = _settings(args)
     store = open_store(settings)
     try:
-        store.collection_exists(settings.collection)  # fails now if another process holds the store
+        if store.collection_exists(settings.collection):
+            _open_collection(store, settings, settings.collection)  # takes the lock, or fails now
         table = open_products(args.dataset, args.limit)
+        model = _load_model(args)
+        check_free_space(settings.data_dir, 0)  # the reserve, before the first write
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog(settings.catalog_url)
+        summary = _ingest(args, settings, model, table, store, catalog)
     except BaseException:
-        store.close()
+        _close_after_failure(store)
         raise
+    store.close()
+    if summary is None:
+        return 130
+    print(f"{settings.collection} ({store.backend}): {summary.line()}")
+    return 0
+
+
+def _ingest(
+    args: argparse.Namespace, settings: Settings, model: LoadedModel, table: ProductTable, store: VectorStore, catalog: Catalog
+) -> IngestSummary | None:
+    """The ingest itself; None when interrupted (Ctrl-C), after saying that what was stored is kept."""
+    from ingest.pipeline import IngestOptions, ingest
+
     options = IngestOptions(
         collection=settings.collection,
         dataset=args.dataset,
@@ -161,35 +248,64 @@ def run_ingest(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         workers=args.workers,
         recreate=args.recreate,
+        disk_dir=settings.data_dir,
+        mapped_dir=settings.edge_dir if store.backend == "edge" else None,
     )
     try:
-        summary = ingest(model, table, store, catalog, options)
+        return ingest(model, table, store, catalog, options)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: what was stored is kept; run the same command again to finish {settings.collection!r}",
             file=sys.stderr,
         )
-        return 130
-    finally:
+        return None
+
+
+def _close_after_failure(store: VectorStore) -> None:
+    """Close the store after an error without hiding it: a flush that fails too (say, on the same
+    full disk) loses nothing, because the embedded store replays its write-ahead log on reopen."""
+    try:
         store.close()
-    print(f"{settings.collection} ({store.backend}): {summary.line()}")
-    return 0
+    except Exception:
+        pass
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse bad arguments before anything heavy is imported (argparse's one-line error, exit 2)."""
+    if args.batch_size < 1:
+        parser.error(f"--batch-size {args.batch_size}: give a positive number")
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit {args.limit} selects no products; give a positive number or leave it out")
+    if args.workers is not None and args.workers < 0:
+        parser.error(f"--workers {args.workers}: give 0 (decode in the main process) or more")
+
+
+def missing_input(args: argparse.Namespace) -> str | None:
+    """A one-line error for a --weights file or local --dataset path that does not exist."""
+    if args.weights and not Path(args.weights).is_file():
+        return f"--weights {args.weights}: no such file; pass a weights file written by `python -m finetune`"
+    return None if args.status else missing_dataset_message(args.dataset)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ingest.pipeline import IngestError
-    from shared.embedding import DeviceError
-    from shared.images import ImageError
-    from shared.models import ModelLoadError
-    from shared.weights import WeightsError
-
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_arguments(parser, args)
+    missing = missing_input(args)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     tune_allocator()
-    if args.batch_size < 1:
-        build_parser().error(f"--batch-size {args.batch_size}: give a positive number")
-    expected = (DatasetError, CatalogError, StoreError, IngestError, ModelLoadError, WeightsError, ImageError, DeviceError)
     try:
         return run_status(args) if args.status else run_ingest(args)
-    except expected as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:
+        from shared.disk import DiskFullError, disk_full_error, is_disk_full
+
+        if is_disk_full(error):  # also a write outside the per-batch checks, or a shard that cannot open
+            message = error if isinstance(error, DiskFullError) else disk_full_error(_settings(args).data_dir)
+        elif isinstance(error, loaded_error_classes(EXPECTED_ERRORS)):
+            message = error
+        else:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import text
 
 from shared.catalog import Catalog, CatalogError
-from shared.vector_store import EdgeStore, ServerStore, VectorStore
+from shared.vector_store import VectorStore
 
 try:  # POSIX only; elsewhere every ingest counts as the only one
     import fcntl
@@ -149,12 +149,12 @@ def store_location(store: VectorStore, catalog: Catalog) -> str:
     folder (so a data dir that is moved or copied whole still matches) and absolute
     otherwise; a server by its URL.
     """
-    if isinstance(store, EdgeStore):
-        root = store.root.resolve()
+    if store.backend == "edge":
+        root = Path(getattr(store, "root")).resolve()
         base = _sqlite_folder(catalog)
         return EDGE_PREFIX + (os.path.relpath(root, base) if base is not None else str(root))
-    if isinstance(store, ServerStore):
-        return SERVER_PREFIX + store.location
+    if store.backend == "server":
+        return SERVER_PREFIX + str(getattr(store, "location"))
     return f"{store.backend}:{store!r}"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ingest.disk_budget import DiskBudget, product_bytes
 from shared.catalog import Catalog, InvalidProductError, ModelIdentity, check_product_row
 from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, Product, ProductTable
 from shared.embedding import encode_image_batch
@@ -41,6 +42,10 @@ class IngestOptions:
     workers: int | None = None
     recreate: bool = False
     progress: bool = True
+    disk_dir: Path | None = None
+    """Where free space is checked before each batch (default: images_dir)."""
+    mapped_dir: Path | None = None
+    """The embedded store's folder, whose sparse files must stay backable (see ingest.disk_budget)."""
 
 
 @dataclass
@@ -163,16 +168,21 @@ def _ingest(
     pending, already = _pending_indices(table, catalog.product_ids(collection))
     summary = IngestSummary(requested=already + len(pending), skipped=already)
     summary.repaired = len(repaired.vectors_without_rows) + len(repaired.rows_without_vectors)
+    workers = default_workers() if options.workers is None else options.workers
+    prefetched = options.batch_size * (1 + 4 * workers)  # the batch and the images the loader's workers write ahead
+    per_product = product_bytes(table, pending, identity.embedding_dim)
+    budget = DiskBudget(options.disk_dir or options.images_dir, per_product, len(pending), options.mapped_dir)
+    budget.check(prefetched)
     run_id = catalog.start_run(collection, identity, options.dataset, store.backend, summary.requested)
 
     images_dir = options.images_dir / collection
     images_dir.mkdir(parents=True, exist_ok=True)
-    workers = default_workers() if options.workers is None else options.workers
     loader = product_loader(
         ProductImages(table, pending, model.image_transform, images_dir), options.batch_size, workers if pending else 0
     )
-    with tqdm(total=len(pending), unit="img", desc=f"ingest {collection}", disable=not options.progress) as bar:
+    with budget.guard(), tqdm(total=len(pending), unit="img", desc=f"ingest {collection}", disable=not options.progress) as bar:
         for batch in loader:
+            budget.check(prefetched)
             summary.failed.update(batch.failures)
             positions, products, rows = _checked_rows(batch, summary.failed)
             if batch.pixels is not None and positions:
@@ -189,6 +199,7 @@ def _ingest(
                     raise
                 summary.ingested += len(points)
             bar.update(len(batch.products) + len(batch.failures))
+            budget.written += len(batch.products) + len(batch.failures)
     summary.rejected, summary.duplicates = dict(table.rejected), list(table.duplicates)
     summary.seconds = time.perf_counter() - started
     catalog.finish_run(run_id, ingested=summary.ingested, skipped=summary.skipped, failed_ids=sorted(summary.failed))

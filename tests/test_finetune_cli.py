@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from finetune.cli import build_parser, config_from_args
 from finetune.config import LITE_RECIPE
+from tests.synthetic import make_rows, write_kaggle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +41,38 @@ def test_bad_option_is_a_one_line_error(tmp_path: Path) -> None:
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: --epochs 0 must be at least 1"
+
+
+def _finetune(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m finetune`` with its output as written (carriage returns kept, not read as newlines)."""
+    result = subprocess.run([sys.executable, "-m", "finetune", *args], cwd=cwd, capture_output=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(), result.stderr.decode())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "problem",
+    [["--dataset", "./no-such-dataset"], ["--model", "no-such-model-name", "--pretrained", "none"]],
+    ids=["missing dataset", "unknown model"],
+)
+def test_failed_finetune_creates_no_folders(problem: list[str], parquet_dataset: Path, tmp_path: Path) -> None:
+    args = ["--model", "tiny-test", "--pretrained", "none", "--dataset", str(parquet_dataset), "--epochs", "1",
+            "--batch-size", "8", "--output-dir", str(tmp_path / "out"), *problem]
+    result = _finetune(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no out/, checkpoints/ or models/
+
+
+@pytest.mark.slow
+def test_error_after_a_progress_bar_starts_on_its_own_line(tmp_path: Path) -> None:
+    rows = make_rows(40)
+    rows[30]["id"] = "not-a-number"  # fails while the "decode images" bar is running
+    dataset = write_kaggle(tmp_path / "kaggle", rows)
+    result = _finetune("--model", "tiny-test", "--pretrained", "none", "--dataset", str(dataset), "--epochs", "1",
+                       "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    before = result.stderr[: result.stderr.rindex("error: ")]
+    assert before == "" or before.endswith("\n"), repr(before[-80:])  # not after the bar's carriage return
+    assert not (tmp_path / "out").exists()

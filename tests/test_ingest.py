@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from ingest.cli import main
-from ingest.pipeline import IngestError, IngestOptions, ingest
+from ingest.pipeline import IngestOptions, ingest
 from shared.catalog import Catalog
 from shared.datasets import open_products
 from shared.models import load_model
@@ -314,3 +314,63 @@ def test_rows_of_an_older_catalog_are_claimed_only_by_their_store(
     assert code == 2 and "has 20 products that the vector store" in err and err.count("\n") == 1
     code, out, _ = _run(capsys, *common, "--data-dir", str(tmp_path / "a"))
     assert code == 0 and "skipped 20" in out and Catalog(url).store_of("fashion_products") is not None
+
+
+@pytest.mark.parametrize("dataset", ["./no-such-dataset", "empty-folder"], ids=["missing path", "folder without data"])
+def test_failed_ingest_leaves_no_data_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path, dataset: str) -> None:
+    (tmp_path / "empty-folder").mkdir()
+    data_dir = tmp_path / "d"
+    code, _, err = _run(capsys, *TINY, "--dataset", str(tmp_path / dataset), "--data-dir", str(data_dir), "--qdrant", "edge")
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert not data_dir.exists()
+
+
+def test_status_of_a_data_dir_that_does_not_exist_creates_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = _run(capsys, "--status", "--data-dir", str(tmp_path / "none"), "--qdrant", "edge")
+    assert code == 0, err
+    assert out.startswith("no collections yet")
+    assert list(tmp_path.iterdir()) == []
+
+
+_HOLD_STORE = """
+import sys, time
+from shared.settings import Settings
+from shared.vector_store import open_store
+settings = Settings.from_env(data_dir=sys.argv[1], qdrant_url="edge")
+store = open_store(settings)
+store.count(settings.collection)  # opening the collection takes the store's lock
+print("holding", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.slow
+def test_store_in_use_is_refused_before_the_model_loads(capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "d"
+    common = ["--dataset", str(parquet_dataset), "--limit", "5", "--data-dir", str(data_dir), "--qdrant", "edge", "--workers", "0"]
+    assert _run(capsys, *TINY, *common)[0] == 0
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_STORE, str(data_dir)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        code, loaded, err = _main_in_subprocess(*TINY, *common)
+        elapsed = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and "in use by another process" in err and err.count("error:") == 1
+    assert not loaded & {"torch", "open_clip"}, "the model was loaded before the lock was tried"
+    assert elapsed < 60
+
+
+def _main_in_subprocess(*args: str) -> tuple[int, set[str], str]:
+    """Call ``ingest.cli.main(args)`` in a fresh interpreter: exit code, top-level modules it loaded, stderr."""
+    script = (
+        "import json, sys\nfrom ingest.cli import main\ncode = main(sys.argv[1:])\n"
+        "print(json.dumps({'code': code, 'loaded': sorted({m.split('.')[0] for m in sys.modules})}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return report["code"], set(report["loaded"]), result.stderr

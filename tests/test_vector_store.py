@@ -389,3 +389,27 @@ def test_open_store_picks_the_backend(tmp_path: Path, monkeypatch: pytest.Monkey
         open_store(Settings(data_dir=tmp_path, qdrant_url="localhost"))
     for opened in (auto, memory):
         opened.close()
+
+
+def test_importing_the_package_loads_no_client_library() -> None:
+    script = "import sys, shared.vector_store; print(sorted({'qdrant_client', 'qdrant_edge'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+
+
+def test_read_only_edge_store_reads_and_refuses_writes(tmp_path: Path) -> None:
+    with EdgeStore(tmp_path) as store:
+        store.create_collection(NAME, DIM)
+        store.upsert(NAME, make_points())
+    reader = EdgeStore(tmp_path, read_only=True)
+    try:
+        assert reader.count(NAME) == N and reader.search(NAME, make_points(1)[0].vector, top_k=1)
+        for write in (lambda: reader.upsert(NAME, make_points(1)), lambda: reader.create_collection("other", DIM),
+                      lambda: reader.delete_collection(NAME)):
+            with pytest.raises(StoreError, match="read-only"):
+                write()
+    finally:
+        reader.close()
+    with EdgeStore(tmp_path) as store:
+        assert store.count(NAME) == N

@@ -7,9 +7,15 @@
 - ``"edge"`` (or ``"embedded"``): always the embedded store;
 - an ``http(s)://`` URL: that server (``StoreUnavailableError`` if it does not answer);
 - ``":memory:"``: qdrant-client's in-memory local mode (tests).
+
+Each backend's client library is imported only when that backend is opened (or its
+class is named): qdrant-client alone takes about a second to import, which
+``python -m ingest --status`` on the embedded store should not pay.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from shared.settings import AUTO, LOCAL_SERVER_URL, Settings
 from shared.vector_store.base import (
@@ -27,8 +33,11 @@ from shared.vector_store.base import (
     normalize_filters,
     payload_matches,
 )
-from shared.vector_store.edge import EdgeStore
-from shared.vector_store.server import ServerStore, probe_server
+from shared.vector_store.probe import probe_server
+
+if TYPE_CHECKING:
+    from shared.vector_store.edge import EdgeStore
+    from shared.vector_store.server import ServerStore
 
 EMBEDDED = ("edge", "embedded")
 MEMORY = ":memory:"
@@ -54,19 +63,48 @@ __all__ = [
 ]
 
 
-def open_store(settings: Settings, *, probe_timeout: float = 0.5) -> VectorStore:
-    """The vector store that settings.qdrant_url names (see the module docstring)."""
+def __getattr__(name: str) -> Any:
+    """``EdgeStore`` and ``ServerStore``, imported on first use (PEP 562)."""
+    if name == "EdgeStore":
+        from shared.vector_store.edge import EdgeStore
+
+        return EdgeStore
+    if name == "ServerStore":
+        from shared.vector_store.server import ServerStore
+
+        return ServerStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def open_store(settings: Settings, *, probe_timeout: float = 0.5, read_only: bool = False) -> VectorStore:
+    """The vector store that settings.qdrant_url names (see the module docstring).
+
+    ``read_only``: the embedded store refuses writes and does not flush on close
+    (``--status``); a server is opened as usual.
+    """
     url = (settings.qdrant_url or AUTO).strip()
     if url == MEMORY:
+        from shared.vector_store.server import ServerStore
+
         return ServerStore.in_memory()
     if url.lower() in EMBEDDED:
-        return EdgeStore(settings.edge_dir)
+        return _edge(settings, read_only)
     if url.lower() == AUTO:
         if probe_server(LOCAL_SERVER_URL, settings.qdrant_api_key, probe_timeout) is None:
+            from shared.vector_store.server import ServerStore
+
             return ServerStore.connect(LOCAL_SERVER_URL, settings.qdrant_api_key)
-        return EdgeStore(settings.edge_dir)
+        return _edge(settings, read_only)
     if not url.startswith(("http://", "https://")):
         raise StoreError(
             f"QDRANT_URL {url!r} is not a URL; use http://host:6333, 'auto', 'edge' or ':memory:'"
         )
+    from shared.vector_store.server import ServerStore
+
     return ServerStore.connect(url, settings.qdrant_api_key)
+
+
+def _edge(settings: Settings, read_only: bool) -> VectorStore:
+    from shared.vector_store.edge import EdgeStore
+
+    return EdgeStore(settings.edge_dir, read_only=read_only)

@@ -13,7 +13,6 @@ and on ``close()`` (a flush per small batch made ingest ~15x slower).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
@@ -88,8 +87,10 @@ class EdgeStore(VectorStore):
 
     backend = "edge"
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, *, read_only: bool = False) -> None:
+        """``read_only``: refuse writes and skip the flush on close (``python -m ingest --status``)."""
         self.root = Path(root)
+        self.read_only = read_only
         self._open: dict[str, _OpenShard] = {}
         self._dims: dict[str, int] = {}
         self._guard = threading.RLock()  # one shard load per collection, even from several threads
@@ -106,6 +107,10 @@ class EdgeStore(VectorStore):
     # -- shard lifecycle -------------------------------------------------------------
     def _path(self, name: str) -> Path:
         return self.root / check_collection_name(name)
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"embedded store {self.root} was opened read-only; open it without read_only to write")
 
     def _lock(self, name: str) -> _OpenShard:
         """The open-shard record of a collection, taking its folder lock if not yet held."""
@@ -156,6 +161,7 @@ class EdgeStore(VectorStore):
     def create_collection(self, name: str, dim: int) -> None:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
             raise StoreError(f"vector dimension must be a positive integer, got {dim!r}")
+        self._check_writable()
         path = self._path(name)
         self._lock(name)
         self._forget(name, keep_lock=True)
@@ -176,6 +182,7 @@ class EdgeStore(VectorStore):
         self._open[name].flushed_at = time.monotonic()
 
     def delete_collection(self, name: str) -> None:
+        self._check_writable()
         path = self._path(name)
         if not path.exists():
             return
@@ -188,12 +195,13 @@ class EdgeStore(VectorStore):
     def close(self) -> None:
         for name in list(self._open):
             entry = self._open[name]
-            if entry.shard is not None:
+            if entry.shard is not None and not self.read_only:
                 entry.shard.flush()
             self._forget(name, keep_lock=False)
 
     # -- writes ------------------------------------------------------------------------
     def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        self._check_writable()
         if not points:
             return
         shard = self._shard(name)
