@@ -158,12 +158,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _open_collection(store: VectorStore, settings: Settings, name: str) -> int:
     """Open an existing collection and count its vectors. This takes the embedded store's lock, so a
-    store in use by another process is refused here; on tmpfs, opening a shard fills its sparse files,
-    so the space for that is checked first (a write there that cannot be backed is a "Bus error")."""
+    store in use by another process is refused here. Opening a shard writes into its sparse files (all of
+    them on tmpfs), so space for their holes is checked first: a mapped write that the disk cannot back
+    is a "Bus error", on a full ext4 as on tmpfs."""
     if store.backend == "edge":
         from shared.disk import check_free_space, sparse_hole_bytes
 
-        holes = sparse_hole_bytes(settings.edge_dir / name)
+        holes = sparse_hole_bytes(settings.edge_dir / name, any_filesystem=True)
         if holes:
             check_free_space(settings.edge_dir, holes)
     return store.count(name)

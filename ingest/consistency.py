@@ -22,6 +22,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import text
 
@@ -139,6 +140,8 @@ def _sqlite_folder(catalog: Catalog) -> Path | None:
     database = catalog.engine.url.database
     if catalog.engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
+    if database.startswith("file:"):  # a URI filename, as --status opens the catalog read-only
+        database = unquote(database[len("file:") :].split("?", 1)[0])
     return Path(database).resolve().parent
 
 

@@ -75,9 +75,11 @@ def filesystem_type(path: Path) -> str:
     return kind
 
 
-def sparse_hole_bytes(folder: Path) -> int:
-    """Bytes that mapping every file under ``folder`` may allocate: their holes, on tmpfs-like filesystems."""
-    if not folder.is_dir() or filesystem_type(folder) not in _FILLING_FILESYSTEMS:
+def sparse_hole_bytes(folder: Path, *, any_filesystem: bool = False) -> int:
+    """Bytes that mapping every file under ``folder`` may allocate: their holes, on tmpfs-like filesystems
+    (``any_filesystem``: on every filesystem, as a shard opened on a disk with no byte free, ext4 included,
+    can fault on a hole)."""
+    if not folder.is_dir() or not (any_filesystem or filesystem_type(folder) in _FILLING_FILESYSTEMS):
         return 0
     holes = 0
     for root, _, files in os.walk(folder):

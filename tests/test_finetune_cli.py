@@ -68,10 +68,11 @@ def test_failed_finetune_creates_no_folders(problem: list[str], parquet_dataset:
 @pytest.mark.slow
 def test_error_after_a_progress_bar_starts_on_its_own_line(tmp_path: Path) -> None:
     rows = make_rows(40)
-    rows[30]["id"] = "not-a-number"  # fails while the "decode images" bar is running
+    for row in rows:
+        row["usage"] = ""  # --group-batches-by usage fails once the "decode images" bar has run
     dataset = write_kaggle(tmp_path / "kaggle", rows)
     result = _finetune("--model", "tiny-test", "--pretrained", "none", "--dataset", str(dataset), "--epochs", "1",
-                       "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+                       "--group-batches-by", "usage", "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     before = result.stderr[: result.stderr.rindex("error: ")]
     assert before == "" or before.endswith("\n"), repr(before[-80:])  # not after the bar's carriage return
