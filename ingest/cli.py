@@ -158,15 +158,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _open_collection(store: VectorStore, settings: Settings, name: str) -> int:
     """Open an existing collection and count its vectors. This takes the embedded store's lock, so a
-    store in use by another process is refused here. Opening a shard writes into its sparse files (all of
-    them on tmpfs), so space for their holes is checked first: a mapped write that the disk cannot back
-    is a "Bus error", on a full ext4 as on tmpfs."""
+    store in use by another process is refused here. Opening a shard writes through memory maps (a new
+    WAL segment, the holes of its sparse files), and a mapped write that the disk cannot back is a "Bus
+    error", on a full ext4 as on tmpfs; so the reserve plus the holes must be free first."""
     if store.backend == "edge":
         from shared.disk import check_free_space, sparse_hole_bytes
 
-        holes = sparse_hole_bytes(settings.edge_dir / name, any_filesystem=True)
-        if holes:
-            check_free_space(settings.edge_dir, holes)
+        check_free_space(settings.edge_dir, sparse_hole_bytes(settings.edge_dir / name, any_filesystem=True))
     return store.count(name)
 
 
@@ -185,6 +183,10 @@ def run_status(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     url = _status_catalog_url(settings)
+    if url and url.startswith("sqlite:"):  # even a read-only WAL database maps its -shm file: a Bus error on a full disk
+        from shared.disk import check_free_space
+
+        check_free_space(settings.data_dir, 0)
     catalog = Catalog(url) if url else None
     store = open_store(settings, read_only=True)
     try:
