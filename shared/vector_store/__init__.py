@@ -18,21 +18,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.settings import AUTO, LOCAL_SERVER_URL, Settings
-from shared.vector_store.base import (
-    DENSE_VECTOR,
-    FILTER_FIELDS,
-    SPARSE_VECTOR,
-    FilterError,
-    Filters,
-    ScoredHit,
-    StoreError,
-    StoreLockedError,
-    StoreUnavailableError,
-    VectorPoint,
-    VectorStore,
-    normalize_filters,
-    payload_matches,
-)
+from shared.vector_store.base import VectorStore
+from shared.vector_store.errors import FilterError, StoreError, StoreLockedError, StoreUnavailableError
+from shared.vector_store.filters import FILTER_FIELDS, Filters, YearRange, normalize_filters, payload_matches
+from shared.vector_store.points import DENSE_VECTOR, SPARSE_VECTOR, ScoredHit, VectorPoint
 from shared.vector_store.probe import probe_server
 
 if TYPE_CHECKING:
@@ -56,6 +45,7 @@ __all__ = [
     "StoreUnavailableError",
     "VectorPoint",
     "VectorStore",
+    "YearRange",
     "normalize_filters",
     "open_store",
     "payload_matches",
