@@ -30,7 +30,7 @@ from shared.vector_store.base import VectorStore
 from shared.vector_store.bm25 import SparseVector
 from shared.vector_store.checks import check_collection_name
 from shared.vector_store.errors import StoreError, StoreLockedError
-from shared.vector_store.filters import Condition, IndexKind
+from shared.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
 from shared.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, locked_message, release_folder_lock
 from shared.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
 
@@ -47,19 +47,13 @@ class _OpenShard:
     flushed_at: float = 0.0
 
 
-def _edge_filter(conditions: Iterable[Condition], exclude_ids: Iterable[int] = ()) -> qe.Filter | None:
-    must: list[Any] = []
-    for c in conditions:
-        if c.values is not None:
-            match = qe.MatchValue(c.values[0]) if len(c.values) == 1 else qe.MatchAny(list(c.values))
-            must.append(qe.FieldCondition(c.field, match=match))
-        else:
-            must.append(qe.FieldCondition(c.field, range=qe.RangeFloat(gte=c.minimum, lte=c.maximum)))
-    excluded = set(exclude_ids)
-    must_not = [qe.HasIdCondition(excluded)] if excluded else None
-    if not must and not must_not:
-        return None
-    return qe.Filter(must=must or None, must_not=must_not)
+_FILTERS = FilterDialect(
+    match_value=lambda field, value: qe.FieldCondition(field, match=qe.MatchValue(value)),
+    match_any=lambda field, values: qe.FieldCondition(field, match=qe.MatchAny(values)),
+    in_range=lambda field, low, high: qe.FieldCondition(field, range=qe.RangeFloat(gte=low, lte=high)),
+    has_ids=lambda ids: qe.HasIdCondition(set(ids)),
+    combine=lambda must, must_not: qe.Filter(must=must, must_not=must_not),
+)
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:
@@ -68,7 +62,7 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
 
 def _request(query: DenseQuery) -> qe.QueryRequest:
     """A dense query, or with keywords a hybrid one: dense and BM25 prefetches fused by RRF."""
-    query_filter = _edge_filter(query.conditions, query.exclude_ids)
+    query_filter = translate_filter(_FILTERS, query.conditions, query.exclude_ids)
     nearest = qe.Query.Nearest(query.vector, using=DENSE_VECTOR)
     if query.keywords is None:
         return qe.QueryRequest(limit=query.top_k, offset=query.offset, query=nearest, filter=query_filter,
@@ -230,10 +224,10 @@ class EdgeStore(VectorStore):
         return [int(r.id) for r in records], offset
 
     def _count(self, name: str, conditions: list[Condition]) -> int:
-        return int(self._shard(name).count(qe.CountRequest(exact=True, filter=_edge_filter(conditions))))
+        return int(self._shard(name).count(qe.CountRequest(exact=True, filter=translate_filter(_FILTERS, conditions))))
 
     def _facet(self, name: str, field: str, conditions: list[Condition]) -> Iterable[Any]:
-        request = qe.FacetRequest(field, limit=FACET_LIMIT, exact=True, filter=_edge_filter(conditions))
+        request = qe.FacetRequest(field, limit=FACET_LIMIT, exact=True, filter=translate_filter(_FILTERS, conditions))
         return self._shard(name).facet(request)
 
     def _query(self, name: str, query: DenseQuery) -> list[ScoredHit]:

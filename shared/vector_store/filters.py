@@ -8,7 +8,7 @@ range is still accepted and converted here. Every backend receives validated
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Optional, TypeAlias, Union
 
@@ -123,3 +123,31 @@ def normalize_filters(filters: Filters | None) -> list[Condition]:
 def payload_matches(payload: Mapping[str, Any], filters: Filters | None) -> bool:
     """Whether a payload satisfies every condition of a filter mapping."""
     return all(c.accepts(payload) for c in normalize_filters(filters))
+
+
+@dataclass(frozen=True)
+class FilterDialect:
+    """How one backend spells filter parts; :func:`translate_filter` assembles them."""
+
+    match_value: Callable[[str, str | int], Any]
+    match_any: Callable[[str, list[str | int]], Any]
+    in_range: Callable[[str, int | None, int | None], Any]
+    has_ids: Callable[[list[int]], Any]
+    combine: Callable[[list[Any] | None, list[Any] | None], Any]
+    """(must, must_not) -> the backend's filter."""
+
+
+def translate_filter(dialect: FilterDialect, conditions: Iterable[Condition], exclude_ids: Iterable[int] = ()) -> Any:
+    """The backend filter of validated conditions minus excluded ids; None if nothing is constrained."""
+    must: list[Any] = []
+    for c in conditions:
+        if c.values is None:
+            must.append(dialect.in_range(c.field, c.minimum, c.maximum))
+        elif len(c.values) == 1:
+            must.append(dialect.match_value(c.field, c.values[0]))
+        else:
+            must.append(dialect.match_any(c.field, list(c.values)))
+    excluded = sorted(set(exclude_ids))
+    if not must and not excluded:
+        return None
+    return dialect.combine(must or None, [dialect.has_ids(excluded)] if excluded else None)

@@ -22,7 +22,7 @@ from qdrant_client import QdrantClient, models
 from shared.vector_store.base import VectorStore
 from shared.vector_store.bm25 import SparseVector
 from shared.vector_store.errors import StoreError, StoreUnavailableError
-from shared.vector_store.filters import Condition, IndexKind
+from shared.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
 from shared.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
 from shared.vector_store.probe import probe_server, unreachable_message
 
@@ -30,19 +30,13 @@ FACET_LIMIT = 100_000
 _INDEX_SCHEMA = {"integer": models.PayloadSchemaType.INTEGER, "keyword": models.PayloadSchemaType.KEYWORD}
 
 
-def _server_filter(conditions: Iterable[Condition], exclude_ids: Iterable[int] = ()) -> models.Filter | None:
-    must: list[Any] = []
-    for c in conditions:
-        if c.values is not None:
-            match: Any = models.MatchValue(value=c.values[0]) if len(c.values) == 1 else models.MatchAny(any=list(c.values))
-            must.append(models.FieldCondition(key=c.field, match=match))
-        else:
-            must.append(models.FieldCondition(key=c.field, range=models.Range(gte=c.minimum, lte=c.maximum)))
-    excluded = sorted(set(exclude_ids))
-    must_not: list[Any] | None = [models.HasIdCondition(has_id=excluded)] if excluded else None
-    if not must and not must_not:
-        return None
-    return models.Filter(must=must or None, must_not=must_not)
+_FILTERS = FilterDialect(
+    match_value=lambda key, value: models.FieldCondition(key=key, match=models.MatchValue(value=value)),
+    match_any=lambda key, values: models.FieldCondition(key=key, match=models.MatchAny(any=values)),
+    in_range=lambda key, low, high: models.FieldCondition(key=key, range=models.Range(gte=low, lte=high)),
+    has_ids=lambda ids: models.HasIdCondition(has_id=ids),
+    combine=lambda must, must_not: models.Filter(must=must, must_not=must_not),
+)
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
@@ -51,7 +45,7 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
 
 def _request(query: DenseQuery) -> models.QueryRequest:
     """A dense query, or with keywords a hybrid one: dense and BM25 prefetches fused by RRF."""
-    query_filter = _server_filter(query.conditions, query.exclude_ids)
+    query_filter = translate_filter(_FILTERS, query.conditions, query.exclude_ids)
     if query.keywords is None:
         return models.QueryRequest(query=query.vector, using=DENSE_VECTOR, filter=query_filter, limit=query.top_k,
                                    offset=query.offset, score_threshold=query.score_threshold, with_payload=True)
@@ -157,10 +151,10 @@ class ServerStore(VectorStore):
         return [int(r.id) for r in records], offset
 
     def _count(self, name: str, conditions: list[Condition]) -> int:
-        return int(self.client.count(name, count_filter=_server_filter(conditions), exact=True).count)
+        return int(self.client.count(name, count_filter=translate_filter(_FILTERS, conditions), exact=True).count)
 
     def _facet(self, name: str, field: str, conditions: list[Condition]) -> Iterable[Any]:
-        filters = _server_filter(conditions)
+        filters = translate_filter(_FILTERS, conditions)
         return self.client.facet(name, field, facet_filter=filters, limit=FACET_LIMIT, exact=True).hits
 
     def _query(self, name: str, query: DenseQuery) -> list[ScoredHit]:
