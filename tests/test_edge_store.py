@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from shared.vector_store import EdgeStore, StoreError, StoreLockedError, VectorPoint
-from tests.vector_store_cases import DIM, N, NAME, edge_root, ids, make_points, points  # noqa: F401, F811  (edge_root, points: fixtures)
+from tests.vector_store_cases import (  # noqa: F401, F811 (fixtures)
+    DIM, N, NAME, edge_root, ids, make_points, points,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

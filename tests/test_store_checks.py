@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 
 from shared.vector_store import StoreError, VectorPoint, VectorStore
-from tests.vector_store_cases import (  # noqa: F401, F811  (edge_root, filled, points, store: fixtures)
-    DIM,
-    NAME,
-    edge_root,
-    filled,
-    one_line,
-    points,
-    store,
+from tests.vector_store_cases import (  # noqa: F401, F811 (fixtures)
+    DIM, NAME, edge_root, filled, one_line, points, store,
 )
 
 

@@ -15,17 +15,8 @@ import numpy as np
 import pytest
 
 from shared.vector_store import StoreError, VectorPoint, VectorStore, payload_matches
-from tests.vector_store_cases import (  # noqa: F401, F811  (edge_root, filled, points, store: fixtures)
-    DIM,
-    N,
-    NAME,
-    brute_force,
-    edge_root,
-    filled,
-    ids,
-    points,
-    store,
-    unit,
+from tests.vector_store_cases import (  # noqa: F401, F811 (fixtures)
+    DIM, N, NAME, brute_force, edge_root, filled, ids, points, store, unit,
 )
 
 

@@ -11,6 +11,12 @@
 Each backend's client library is imported only when that backend is opened (or its
 class is named): qdrant-client alone takes about a second to import, which
 ``python -m ingest --status`` on the embedded store should not pay.
+
+Modules: ``base`` is the front (``VectorStore``: validates, caches vector sizes,
+BM25-encodes and chunks once); ``edge`` and ``server`` are thin drivers that translate
+its validated calls; ``filters`` (fields, ``YearRange``, conditions), ``bm25``,
+``checks`` (argument checks), ``points`` (points, hits, queries), ``errors``,
+``folder_lock`` and ``probe`` serve them.
 """
 
 from __future__ import annotations
