@@ -236,40 +236,52 @@ class VectorStore(ABC):
         """Raise StoreError if this store refuses writes (the embedded store opened read-only)."""
 
     @abstractmethod
-    def _exists(self, name: str) -> bool: ...
+    def _exists(self, name: str) -> bool:
+        """Whether the (validated) collection name exists."""
 
     @abstractmethod
-    def _stored_size(self, name: str) -> int | None: ...
+    def _stored_size(self, name: str) -> int | None:
+        """The stored ``image`` vector size, or None if the collection does not exist."""
 
     @abstractmethod
-    def _create(self, name: str, dim: int, indexes: dict[str, IndexKind]) -> None: ...
+    def _create(self, name: str, dim: int, indexes: dict[str, IndexKind]) -> None:
+        """Create the collection empty (replacing one of that name) with these payload indexes."""
 
     @abstractmethod
-    def _drop(self, name: str) -> None: ...
+    def _drop(self, name: str) -> None:
+        """Delete the collection if it exists."""
 
     @abstractmethod
     def _upsert_points(
         self, name: str, ids: list[int], rows: list[list[float]], sparse: list[SparseVector | None],
         payloads: list[dict[str, Any]],
-    ) -> None: ...
+    ) -> None:
+        """Write one chunk of points: ids, dense rows, BM25 vectors (None: no tokens), payloads."""
 
     @abstractmethod
-    def _delete_ids(self, name: str, ids: list[int]) -> None: ...
+    def _delete_ids(self, name: str, ids: list[int]) -> None:
+        """Delete one chunk of ids."""
 
     @abstractmethod
-    def _scroll_ids(self, name: str, offset: Any, limit: int) -> tuple[list[int], Any]: ...
+    def _scroll_ids(self, name: str, offset: Any, limit: int) -> tuple[list[int], Any]:
+        """One page of point ids and the next page's offset (None after the last)."""
 
     @abstractmethod
-    def _count(self, name: str, conditions: list[Condition]) -> int: ...
+    def _count(self, name: str, conditions: list[Condition]) -> int:
+        """Exact number of points matching the conditions."""
 
     @abstractmethod
-    def _facet(self, name: str, field: str, conditions: list[Condition]) -> Iterable[Any]: ...
+    def _facet(self, name: str, field: str, conditions: list[Condition]) -> Iterable[Any]:
+        """Exact facet hits (each with ``value`` and ``count``) of a field under the conditions."""
 
     @abstractmethod
-    def _query(self, name: str, query: DenseQuery) -> list[ScoredHit]: ...
+    def _query(self, name: str, query: DenseQuery) -> list[ScoredHit]:
+        """Run one query (hybrid when it has keywords)."""
 
     @abstractmethod
-    def _query_batch(self, name: str, queries: list[DenseQuery]) -> list[list[ScoredHit]]: ...
+    def _query_batch(self, name: str, queries: list[DenseQuery]) -> list[list[ScoredHit]]:
+        """Run several queries as one batch."""
 
     @abstractmethod
-    def _retrieve(self, name: str, ids: list[int]) -> Iterable[Any]: ...
+    def _retrieve(self, name: str, ids: list[int]) -> Iterable[Any]:
+        """Records (``id``, ``vector``: a list or a dict by vector name) of the ids that exist."""
