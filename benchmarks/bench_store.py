@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.vector_store import EdgeStore, ServerStore, VectorPoint, VectorStore  # noqa: E402
-from shared.vector_store.base import Condition, normalize_filters  # noqa: E402
+from shared.vector_store.filters import Condition, YearRange, normalize_filters  # noqa: E402
 
 DATA_GLOB = "/work/shared/data/fashion-products-19k/data/*.parquet"
 FIELDS = ("gender", "masterCategory", "subCategory", "articleType", "baseColour", "year", "productDisplayName")
@@ -83,7 +83,7 @@ def make_queries(points: list[VectorPoint], count: int, rng: np.random.Generator
         lambda p: {"gender": p["gender"], "masterCategory": p["masterCategory"]},
         lambda p: {"articleType": p["articleType"]},
         lambda p: {"gender": p["gender"], "baseColour": [p["baseColour"], "Black", "White"]},
-        lambda p: {"subCategory": p["subCategory"], "year": (p["year"] - 1, p["year"] + 1)},
+        lambda p: {"subCategory": p["subCategory"], "year": YearRange(p["year"] - 1, p["year"] + 1)},
     ]
     queries = []
     for q in range(count):

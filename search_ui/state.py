@@ -17,6 +17,7 @@ import streamlit as st
 from shared.retriever import FashionRetriever
 from shared.runtime import tune_allocator
 from shared.settings import Settings
+from shared.vector_store import YearRange
 
 IDLE_RELEASE_S = 15.0
 """Seconds without a query after which the page lets go of the embedded store."""
@@ -129,7 +130,7 @@ def active_filters() -> dict[str, Any]:
     years = st.session_state.get("filter_year")
     bounds = st.session_state.get("year_bounds")
     if years and bounds and tuple(years) != tuple(bounds):
-        filters["year"] = (int(years[0]), int(years[1]))
+        filters["year"] = YearRange(int(years[0]), int(years[1]))
     return filters
 
 

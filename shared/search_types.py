@@ -2,7 +2,7 @@
 
 Filters are the vector store's: a mapping from a catalog field to one value or a list
 of values (any of them matches), plus ``"year"`` as a ``(min, max)`` range where either
-end may be None (see ``shared.vector_store.base``).
+end may be None, or a ``YearRange`` (see ``shared.vector_store.filters``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from shared.retriever import FashionRetriever
 from shared.search_types import CollectionMissingError, RetrieverError
 from shared.settings import Settings
 from shared.vector_store import FilterError, StoreError, StoreLockedError
-from shared.vector_store.base import payload_matches
+from shared.vector_store.filters import payload_matches
 from shared.vector_store.edge import EdgeStore
 from shared.vector_store.server import ServerStore
 from shared.weights import file_sha256, save_weights

@@ -11,6 +11,12 @@
 Each backend's client library is imported only when that backend is opened (or its
 class is named): qdrant-client alone takes about a second to import, which
 ``python -m ingest --status`` on the embedded store should not pay.
+
+Modules: ``base`` is the front (``VectorStore``: validates, caches vector sizes,
+BM25-encodes and chunks once); ``edge`` and ``server`` are thin drivers that translate
+its validated calls; ``filters`` (fields, ``YearRange``, conditions), ``bm25``,
+``checks`` (argument checks), ``points`` (points, hits, queries), ``errors``,
+``folder_lock`` and ``probe`` serve them.
 """
 
 from __future__ import annotations
@@ -18,21 +24,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.settings import AUTO, LOCAL_SERVER_URL, Settings
-from shared.vector_store.base import (
-    DENSE_VECTOR,
-    FILTER_FIELDS,
-    SPARSE_VECTOR,
-    FilterError,
-    Filters,
-    ScoredHit,
-    StoreError,
-    StoreLockedError,
-    StoreUnavailableError,
-    VectorPoint,
-    VectorStore,
-    normalize_filters,
-    payload_matches,
-)
+from shared.vector_store.base import VectorStore
+from shared.vector_store.errors import FilterError, StoreError, StoreLockedError, StoreUnavailableError
+from shared.vector_store.filters import FILTER_FIELDS, Filters, YearRange, normalize_filters, payload_matches
+from shared.vector_store.points import DENSE_VECTOR, SPARSE_VECTOR, ScoredHit, VectorPoint
 from shared.vector_store.probe import probe_server
 
 if TYPE_CHECKING:
@@ -56,6 +51,7 @@ __all__ = [
     "StoreUnavailableError",
     "VectorPoint",
     "VectorStore",
+    "YearRange",
     "normalize_filters",
     "open_store",
     "payload_matches",

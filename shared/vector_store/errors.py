@@ -1,0 +1,19 @@
+"""The vector store's errors; each message names the cause and the fix on one line."""
+
+from __future__ import annotations
+
+
+class StoreError(RuntimeError):
+    """A vector-store operation that failed; the message names the cause and the fix."""
+
+
+class StoreUnavailableError(StoreError):
+    """The configured Qdrant server does not answer."""
+
+
+class StoreLockedError(StoreError):
+    """The embedded store is held by another process."""
+
+
+class FilterError(StoreError, ValueError):
+    """A filter naming an unknown field or holding a value of the wrong shape."""
