@@ -378,6 +378,6 @@ def test_query_cache_returns_fresh_answers_and_stays_bounded(retriever: FashionR
     retriever.text_cache_size = 3
     try:
         retriever.batch_search([f"query {i}" for i in range(6)] + ["query 1"], top_k=2)
-        assert len(retriever._text_cache) == 3  # noqa: SLF001
+        assert len(retriever.query_encoder.text_cache) == 3
     finally:
         retriever.text_cache_size = size
