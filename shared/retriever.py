@@ -218,8 +218,8 @@ class FashionRetriever:
             return self.search_by_image(image, top_k, filters, offset, score_threshold)
         weight = check_text_weight(text_weight)
         with self.store_session.lock:
-            image_vector = self.query_encoder.image_vector(image)
-            combined = (1.0 - weight) * image_vector + weight * self.query_encoder.text_vectors([text])[0]  # type: ignore[list-item]
+            encoder = self.query_encoder
+            combined = (1.0 - weight) * encoder.image_vector(image) + weight * encoder.text_vectors([text])[0]  # type: ignore[list-item]
             norm = float(np.linalg.norm(combined))
             vector = combined / norm if norm > 0 else combined
             keyword = str(text) if hybrid else None
