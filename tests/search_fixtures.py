@@ -1,6 +1,6 @@
 """A small catalog ingested with the tiny model, and a FashionRetriever over it on both store backends.
 
-Test modules use the fixture by importing it: ``from tests.search_fixtures import retriever  # noqa: F401``.
+``tests/conftest.py`` loads this module as a plugin, so every test module can ask for the ``retriever`` fixture.
 """
 
 from __future__ import annotations

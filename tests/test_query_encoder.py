@@ -14,7 +14,6 @@ from shared.models import LoadedModel, load_model
 from shared.retriever import FashionRetriever
 from shared.search.query_encoder import QueryEncoder
 from shared.search_types import RetrieverError
-from tests.search_fixtures import retriever  # noqa: F401  (the fixture)
 
 
 class Models:

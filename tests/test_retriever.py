@@ -16,7 +16,7 @@ from shared.retriever import FashionRetriever
 from shared.search_types import RetrieverError
 from shared.vector_store import FilterError, StoreError
 from shared.vector_store.base import payload_matches
-from tests.search_fixtures import retriever, sibling, tiny_weights  # noqa: F401  (retriever: the fixture)
+from tests.search_fixtures import sibling, tiny_weights
 
 def attributes_of(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("id", "image")}

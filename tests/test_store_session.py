@@ -13,7 +13,7 @@ from shared.search.store_session import StoreSession
 from shared.settings import Settings
 from shared.vector_store import StoreLockedError
 from shared.vector_store.edge import EdgeStore
-from tests.search_fixtures import COLLECTION, retriever, sibling  # noqa: F401  (retriever: the fixture)
+from tests.search_fixtures import COLLECTION, sibling
 
 
 class FakeStore:
