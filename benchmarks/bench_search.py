@@ -33,7 +33,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.embedding import encode_pil_images, encode_texts  # noqa: E402
-from shared.retriever import FashionRetriever, as_pil  # noqa: E402
+from shared.images import as_pil  # noqa: E402
+from shared.retriever import FashionRetriever  # noqa: E402
 from shared.search_types import SearchResult  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
@@ -45,7 +46,7 @@ class BruteForce:
 
     def __init__(self, retriever: FashionRetriever) -> None:
         ids = sorted(retriever.catalog.product_ids(retriever.collection))
-        with retriever._session() as store:  # noqa: SLF001 - the benchmark reads the raw vectors once
+        with retriever.store_session.use() as store:  # the benchmark reads the raw vectors once
             vectors = store.retrieve_vectors(retriever.collection, ids)
         self.ids = np.array([i for i in ids if i in vectors])
         self.matrix = np.stack([vectors[i] for i in self.ids]).astype(np.float32)
@@ -148,7 +149,7 @@ def stage_table(retriever: FashionRetriever, brute: BruteForce, queries: int) ->
     """Where a filtered text query's time goes: encode, vector search, catalog join."""
     text, filters = "blue tshirt for men", {"gender": "Men", "masterCategory": "Apparel"}
     vector = encode_texts(retriever.loaded, [text])[0]
-    with retriever._session() as store:  # noqa: SLF001
+    with retriever.store_session.use() as store:
         search_times = timed(lambda: store.search(retriever.collection, vector, top_k=TOP_K, filters=filters), range(queries))
         hits = store.search(retriever.collection, vector, top_k=TOP_K, filters=filters)
     stages = {

@@ -10,8 +10,8 @@ import streamlit as st
 from PIL import Image
 
 from search_ui.state import FILTER_FIELDS, PAGE_SIZES, SORT_OPTIONS, active_filters, show_similar, without
-from shared.images import ImageError
-from shared.retriever import FashionRetriever, as_pil
+from shared.images import ImageError, as_pil
+from shared.retriever import FashionRetriever
 from shared.search_types import SearchResult
 
 MAX_UPLOAD_MB = 10

@@ -10,6 +10,9 @@ image no larger than the model needs:
 - the EXIF orientation (phone photos) is applied;
 - 16-bit and 32-bit greyscale (``I;16``, ``I``, ``F``) is scaled to 8 bits, not clipped;
 - transparency is flattened onto white (the catalog's background).
+
+A search query's image (a path, encoded bytes, an open file or a PIL image) becomes such an image
+through :func:`as_pil`.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import io
 import math
 import struct
 import warnings
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from shared.search_types import RetrieverError
 
 MAX_PIXELS = 40_000_000
 """Largest accepted image (width x height): 40 megapixels, well above any catalog photo."""
@@ -28,6 +34,9 @@ MAX_SIDE = 1024
 """Longest side of a decoded image: several times any model's input (224 px), and a fair display copy."""
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+
+ImageInput = str | Path | Image.Image | bytes
+"""A query image: a file path, encoded bytes or a PIL image (an open binary file works too)."""
 
 
 class ImageError(ValueError):
@@ -114,3 +123,17 @@ def decode_image(data: bytes | None, *, max_pixels: int = MAX_PIXELS, max_side: 
     except (OSError, SyntaxError, ValueError, TypeError, KeyError) as error:
         raise ImageError(f"corrupt or truncated image ({error})") from None
     return _to_rgb(image)
+
+
+def as_pil(image: ImageInput) -> Image.Image:
+    """A query image as RGB PIL; paths and bytes go through the upload guard (decode_image)."""
+    if isinstance(image, Image.Image):
+        return prepare_image(image)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode_image(bytes(image))
+    if isinstance(image, io.IOBase):
+        return decode_image(image.read())
+    path = Path(image)
+    if not path.is_file():
+        raise RetrieverError(f"query image {path} does not exist; pass an existing jpg/png/webp file")
+    return decode_image(path.read_bytes())

@@ -10,6 +10,8 @@ from shared.models import LoadedModel, load_model
 from tests.postgres_server import PostgresUnavailable, fresh_database, postgres_server
 from tests.synthetic import make_rows, write_kaggle, write_parquet
 
+pytest_plugins = ["tests.search_fixtures"]  # the `retriever` fixture: an ingested catalog on both store backends
+
 
 @pytest.fixture(scope="session")
 def product_rows() -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from shared.images import MAX_SIDE, ImageError, decode_image, prepare_image
+from shared.images import MAX_SIDE, ImageError, as_pil, decode_image, prepare_image
+from shared.search_types import RetrieverError
 from tests.synthetic import draw_garment, jpeg_bytes
 
 
@@ -148,3 +149,16 @@ def test_unreadable_exif_leaves_the_image_as_stored(recwarn: pytest.WarningsReco
     draw_garment("Tshirts", "Red").save(buffer, format="JPEG", exif=exif)
     assert decode_image(buffer.getvalue()).size == (60, 80)
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_a_query_image_is_the_same_from_bytes_a_file_a_path_or_pil(tmp_path: Path) -> None:
+    data = jpeg_bytes(draw_garment("Tshirts", "Red"))
+    path = tmp_path / "query.jpg"
+    path.write_bytes(data)
+    expected = np.asarray(decode_image(data))
+    for query in (data, bytearray(data), io.BytesIO(data), path, str(path), Image.open(io.BytesIO(data))):
+        assert np.array_equal(np.asarray(as_pil(query)), expected)
+    with pytest.raises(RetrieverError, match=r"query image .*missing.jpg does not exist; pass an existing jpg/png/webp file"):
+        as_pil(tmp_path / "missing.jpg")
+    with pytest.raises(ImageError):
+        as_pil(b"%PDF-1.4 not an image")

@@ -10,7 +10,7 @@ from shared.catalog import ModelIdentity
 from shared.recorded_model import RecordedFrom, load_recorded_model
 from shared.search_types import RetrieverError
 from shared.weights import file_sha256
-from tests.test_retriever import TINY, tiny_weights
+from tests.search_fixtures import TINY, tiny_weights
 
 SOURCE = RecordedFrom("things", "data/products.parquet", Path("data-x"))
 COMMAND = "python -m ingest --weights {} --dataset data/products.parquet --data-dir data-x --collection things --recreate"

@@ -3,80 +3,20 @@
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from ingest.pipeline import IngestOptions, ingest
-from shared.catalog import Catalog
-from shared.datasets import open_products
 from shared.images import ImageError
-from shared.models import load_model
 from shared.retriever import FashionRetriever
-from shared.search_types import CollectionMissingError, RetrieverError
-from shared.settings import Settings
-from shared.vector_store import FilterError, StoreError, StoreLockedError
+from shared.search_types import RetrieverError
+from shared.vector_store import FilterError, StoreError
 from shared.vector_store.filters import payload_matches
-from shared.vector_store.edge import EdgeStore
-from shared.vector_store.server import ServerStore
-from shared.weights import file_sha256, save_weights
-
-COLLECTION = "retriever_test"
-TINY = "tiny-test"
-
-
-def tiny_weights(path: Path, seed: int = 0) -> Path:
-    """A tiny-test weights file: a random init is not reproducible, a file is (like fine-tuned weights)."""
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model = load_model(TINY, None).model  # the same seeded init in every process
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():  # so weights of another seed are another model, like fine-tuned weights
-            for parameter in model.parameters():
-                parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
-        save_weights(path, model, TINY)
-    return path
-
-
-def ingest_into(settings: Settings, store: Any, dataset: Path, weights: Path | None = None, recreate: bool = False) -> None:
-    """Fill settings.collection from the dataset with the tiny model (weights default: seed 0)."""
-    weights = weights or tiny_weights(settings.data_dir / "tiny.pt")
-    model = load_model(TINY, None, weights=str(weights))
-    catalog = Catalog(settings.catalog_url)
-    options = IngestOptions(
-        settings.collection, str(dataset), settings.images_dir, batch_size=32, workers=0, recreate=recreate, progress=False
-    )
-    ingest(model, open_products(str(dataset)), store, catalog, options)
-    catalog.close()
-
-
-def edge_settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, qdrant_url="edge", collection=COLLECTION)
-
-
-@pytest.fixture(scope="module", params=["edge", "server"])
-def retriever(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, parquet_dataset: Path) -> Iterator[FashionRetriever]:
-    data_dir = tmp_path_factory.mktemp(f"retriever-{request.param}")
-    if request.param == "edge":
-        settings = edge_settings(data_dir)
-        store = EdgeStore(settings.edge_dir)
-        ingest_into(settings, store, parquet_dataset)
-        store.close()
-        found = FashionRetriever(settings=settings)
-    else:
-        settings = Settings(data_dir=data_dir, qdrant_url=":memory:", collection=COLLECTION)
-        store = ServerStore.in_memory()
-        ingest_into(settings, store, parquet_dataset)
-        found = FashionRetriever(settings=settings, qdrant=store)
-    yield found
-    found.close()
-
+from tests.search_fixtures import sibling, tiny_weights
 
 def attributes_of(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("id", "image")}
@@ -241,12 +181,6 @@ def test_hybrid_search_ranks_a_keyword_match_first(retriever: FashionRetriever) 
         assert set(query.split()) & set(results[0].display_name.split())
 
 
-def sibling(retriever: FashionRetriever, **kwargs: Any) -> FashionRetriever:
-    """Another retriever on the same catalog and store (the fixture's lets go of the embedded store first)."""
-    retriever.release()
-    return FashionRetriever(settings=retriever.settings, qdrant=retriever.external_store, **kwargs)
-
-
 def test_weights_mismatch_is_refused(retriever: FashionRetriever, tmp_path: Path) -> None:
     other = tiny_weights(tmp_path / "other.pt", seed=2)
     with pytest.raises(RetrieverError, match="differ from the model") as refused:
@@ -260,105 +194,6 @@ def test_weights_mismatch_is_refused(retriever: FashionRetriever, tmp_path: Path
         assert same.identity == retriever.identity
 
 
-def retrain_in_place(path: Path, seed: int) -> str:
-    """Overwrite a weights file the way `python -m finetune` does: other tensors, same path; the new sha256."""
-    retrained = tiny_weights(path.with_name(f"retrained-{seed}.pt"), seed=seed)
-    path.write_bytes(retrained.read_bytes())  # in place, like a training run that reopens its output
-    retrained.unlink()
-    return file_sha256(path)
-
-
-def assert_refused_as_retrained(message: str, weights: Path, recorded_sha: str, new_sha: str) -> None:
-    assert f"weights {weights} changed since they embedded collection '{COLLECTION}'" in message
-    assert f"the vectors come from {TINY} weights {weights.resolve()} (sha256 {recorded_sha[:12]})" in message
-    assert f"the file now holds sha256 {new_sha[:12]}" in message
-    assert f"re-ingest with: python -m ingest --weights {weights}" in message and "--recreate" in message
-    assert "or restore the original file" in message and "\n" not in message
-
-
-def test_weights_retrained_in_place_are_refused_on_open(parquet_dataset: Path, tmp_path: Path) -> None:
-    settings = edge_settings(tmp_path / "data")
-    weights = tiny_weights(settings.data_dir / "tiny.pt")
-    store = EdgeStore(settings.edge_dir)
-    ingest_into(settings, store, parquet_dataset, weights)
-    store.close()
-    recorded_sha = file_sha256(weights)
-    with FashionRetriever(settings=settings) as before:
-        assert before.search_by_text("red", top_k=3)
-    new_sha = retrain_in_place(weights, seed=5)
-    with pytest.raises(RetrieverError) as refused:
-        FashionRetriever(settings=settings)  # no weights argument: the recorded path is checked too
-    assert_refused_as_retrained(str(refused.value), weights, recorded_sha, new_sha)
-
-
-def test_weights_retrained_in_place_are_refused_after_a_reopen(
-    parquet_dataset: Path, product_rows: list[dict[str, Any]], tmp_path: Path
-) -> None:
-    settings = edge_settings(tmp_path / "data")
-    store = EdgeStore(settings.edge_dir)
-    ingest_into(settings, store, parquet_dataset)
-    store.close()
-    retriever = FashionRetriever(settings=settings, idle_release_s=0.1)
-    try:
-        assert retriever.search_by_text("red", top_k=3)
-        deadline = time.monotonic() + 30
-        while retriever.store_is_open and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not retriever.store_is_open  # idle: released, as for an ingest
-        second = tiny_weights(tmp_path / "second.pt", seed=3)
-        store = EdgeStore(settings.edge_dir)
-        ingest_into(settings, store, parquet_dataset, second, recreate=True)
-        store.close()
-        recorded_sha, original = file_sha256(second), second.read_bytes()
-        new_sha = retrain_in_place(second, seed=4)
-        for _ in range(2):  # the reopen follows the new ingest, loads its weights, and refuses them: every time
-            with pytest.raises(RetrieverError) as refused:
-                retriever.search_by_text("red", top_k=3)
-            assert_refused_as_retrained(str(refused.value), second, recorded_sha, new_sha)
-        second.write_bytes(original)  # the other way out: restore the file
-        product = product_rows[7]
-        top = retriever.search_by_image(product["image"], top_k=1)[0]  # encoded by the reloaded model, not the old one
-        assert top.id == product["id"] and top.score > 0.999
-        assert retriever.identity.weights_sha256 == recorded_sha
-    finally:
-        retriever.close()
-
-
-def test_missing_collection_names_the_ingest_command(tmp_path: Path) -> None:
-    settings = edge_settings(tmp_path)
-    with pytest.raises(CollectionMissingError) as missing:
-        FashionRetriever(settings=settings)
-    assert missing.value.command.startswith("python -m ingest")
-    assert f"--collection {COLLECTION}" in missing.value.command
-
-
-def test_release_lets_an_ingest_in_and_reopens(retriever: FashionRetriever) -> None:
-    before = [r.id for r in retriever.search_by_text("watch", top_k=3)]
-    if retriever.backend == "edge":
-        with pytest.raises(StoreLockedError):  # while the page holds the store, a writer is refused
-            EdgeStore(retriever.settings.edge_dir).count(COLLECTION)
-    retriever.release()
-    if retriever.backend == "edge":
-        assert not retriever.store_is_open
-        writer = EdgeStore(retriever.settings.edge_dir)  # released: another opener (an ingest) gets in
-        assert writer.count(COLLECTION) == 60
-        writer.close()
-    assert [r.id for r in retriever.search_by_text("watch", top_k=3)] == before
-    assert retriever.store_is_open
-
-
-def test_idle_store_is_released_after_the_timeout(retriever: FashionRetriever) -> None:
-    idle = sibling(retriever, idle_release_s=0.2)
-    try:
-        assert idle.search_by_text("bag", top_k=2) and idle.store_is_open
-        time.sleep(0.6)
-        # the retriever lets go of a store it opened; one the caller passed in stays the caller's
-        assert idle.store_is_open == (retriever.external_store is not None)
-        assert idle.search_by_text("bag", top_k=2) and idle.store_is_open  # reopened on demand
-    finally:
-        idle.close()
-
-
 def test_concurrent_sessions_get_the_same_answers(retriever: FashionRetriever) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -367,17 +202,3 @@ def test_concurrent_sessions_get_the_same_answers(retriever: FashionRetriever) -
     with ThreadPoolExecutor(max_workers=6) as pool:
         parallel = list(pool.map(lambda q: [r.id for r in retriever.search_by_text(q, top_k=4, filters={"gender": "Men"})], queries))
     assert parallel == sequential
-
-
-def test_query_cache_returns_fresh_answers_and_stays_bounded(retriever: FashionRetriever) -> None:
-    retriever.clear_query_cache()
-    fresh = [r.score for r in retriever.search_by_text("black trousers", top_k=5)]
-    cached = [r.score for r in retriever.search_by_text("black trousers", top_k=5)]
-    assert fresh == cached
-    size = retriever.text_cache_size
-    retriever.text_cache_size = 3
-    try:
-        retriever.batch_search([f"query {i}" for i in range(6)] + ["query 1"], top_k=2)
-        assert len(retriever._text_cache) == 3  # noqa: SLF001
-    finally:
-        retriever.text_cache_size = size

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from shared.settings import Settings
 from shared.vector_store.edge import EdgeStore
-from tests.test_retriever import ingest_into
+from tests.search_fixtures import ingest_into
 
 PAGE = str(Path(__file__).resolve().parent.parent / "search_ui" / "main.py")
 COLLECTION = "ui_test"
