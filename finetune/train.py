@@ -37,8 +37,9 @@ from finetune.sampling import epoch_batches
 from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.commands import keep_finished_bars, unwritable_dir_message
 from shared.datasets import open_products
-from shared.embedding import resolve_device, text_features
+from shared.embedding import text_features
 from shared.models import LoadedModel, config_name, load_model
+from shared.runtime import resolve_device
 from shared.weights import WeightsError, read_weights
 from shared.workers import worker_loader_options
 

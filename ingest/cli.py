@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.commands import loaded_error_classes, missing_dataset_message
-from shared.runtime import tune_allocator
+from shared.runtime import resolve_device, tune_allocator
 from shared.settings import DEFAULT_DATASET, Settings
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ EXPECTED_ERRORS = (
     "shared.models.loading:ModelLoadError",
     "shared.weights:WeightsError",
     "shared.images:ImageError",
-    "shared.embedding:DeviceError",
+    "shared.runtime:DeviceError",
     "shared.disk:DiskSpaceError",
 )
 """Errors printed as one `error:` line (only classes whose module was imported can be raised)."""
@@ -197,7 +197,6 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _load_model(args: argparse.Namespace) -> LoadedModel:
-    from shared.embedding import resolve_device
     from shared.models import DEFAULT, load_model
 
     device = resolve_device(args.device)

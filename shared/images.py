@@ -22,6 +22,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared.errors import FashionSearchError
+
 MAX_PIXELS = 40_000_000
 """Largest accepted image (width x height): 40 megapixels, well above any catalog photo."""
 MAX_SIDE = 1024
@@ -30,7 +32,7 @@ ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"}
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
-class ImageError(ValueError):
+class ImageError(FashionSearchError, ValueError):
     """Data that is not a usable image; the message says why."""
 
 

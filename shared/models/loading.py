@@ -15,6 +15,7 @@ from open_clip.model import CLIP, CustomTextCLIP, set_model_preprocess_cfg
 from torch import nn
 
 from shared.catalog import ModelIdentity
+from shared.errors import FashionSearchError
 from shared.models import registry
 from shared.models.downloads import (
     OFFLINE_HINT,
@@ -27,6 +28,7 @@ from shared.models.downloads import (
 from shared.models.lite_weights import LiteWeightsError, load_lite0_trunk
 from shared.models.tokenizer import Tokenizer, build_tokenizer
 from shared.preprocessing import ImageTransform, eval_transform, train_transform
+from shared.runtime import resolve_device
 from shared.weights import WeightsError, WeightsFile, WeightsMismatchError, read_weights
 
 DEFAULT = "default"  # the model's own default tag (see DEFAULT_TAGS)
@@ -37,7 +39,7 @@ PROJECT_TAGS: dict[str, tuple[str, ...]] = {"fashion-lite": (LITE_TAG,)}
 INIT_SEED = 0
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(FashionSearchError, RuntimeError):
     """A model cannot be built or its weights loaded; one line naming the model and the fix."""
 
 
@@ -250,14 +252,6 @@ def _finish(
     )
 
 
-def _device(device: str | torch.device) -> torch.device:
-    if isinstance(device, str) and device == "auto":
-        from shared.embedding import resolve_device
-
-        return resolve_device(device)
-    return torch.device(device)
-
-
 def _file_model_config(wf: WeightsFile, model_name: str) -> dict[str, Any]:
     """The config a weights file's model is built from, checked against the known architectures and the
     local cache: a file never names sizes no known model has, nor anything to download."""
@@ -361,7 +355,7 @@ def load_model(
     hub names against the local cache (it never triggers a download), its tensors' shapes against the model
     (built on the meta device first). With ``expected_sha256`` a file with another hash is refused
     (``WeightsMismatchError``) before its tensors are read."""
-    target = _device(device)
+    target = resolve_device(device)
     if weights is not None:
         return _load_weights_file(name, weights, target, expected_sha256)
     cfg_name = registry.config_name(name)

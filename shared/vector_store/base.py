@@ -18,6 +18,7 @@ from typing import Any, Optional, TypeAlias, Union
 import numpy as np
 
 from shared.datasets import KEYWORD_FIELDS
+from shared.errors import FashionSearchError
 from shared.product_fields import MAX_PRODUCT_ID
 
 DENSE_VECTOR = "image"
@@ -43,7 +44,7 @@ Filters: TypeAlias = Mapping[str, FilterValue]
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
-class StoreError(RuntimeError):
+class StoreError(FashionSearchError, RuntimeError):
     """A vector-store operation that failed; the message names the cause and the fix."""
 
 
