@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.config import DEFAULT_DATASET, DEFAULT_MODEL, LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
+from finetune.config import LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
 from shared.commands import close_progress_bars, missing_dataset_message, unwritable_dir_message
+from shared.model_spec import DEFAULT_MODEL
 from shared.runtime import tune_allocator
+from shared.settings import DEFAULT_DATASET
 
 DESCRIPTION = """Fine-tune a CLIP model on fashion products (contrastive image-caption training).
 
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     m = p.add_argument_group("model and data")
     m.add_argument("--model", default=DEFAULT_MODEL, help=f"model name: {DEFAULT_MODEL} (default), lite, tiny-test or any open_clip name")
-    m.add_argument("--pretrained", default=None, help="pretrained tag (default: the model's usual weights: openai for ViT-B-32-quickgelu, ImageNet + MiniLM towers for lite)")
+    m.add_argument("--pretrained", default=None, help=f"pretrained tag (default: the model's usual weights: openai for {DEFAULT_MODEL}, ImageNet + MiniLM towers for lite)")
     m.add_argument("--weights", default=None, help="continue from this weights file (its architecture must match --model)")
     m.add_argument("--dataset", default=DEFAULT_DATASET, help=f"hub id, parquet file/folder or Kaggle folder (default: {DEFAULT_DATASET})")
     m.add_argument("--subset-size", type=_optional_int, default=None, help="use only the first N products (default: all)")

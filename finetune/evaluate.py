@@ -19,9 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from finetune.config import DEFAULT_DATASET, TrainConfig
+from finetune.config import TrainConfig
 from shared.commands import close_progress_bars, keep_finished_bars
+from shared.model_spec import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelSpec, parse_model_spec
 from shared.runtime import tune_allocator
+from shared.settings import DEFAULT_DATASET
 
 if TYPE_CHECKING:  # torch, open_clip and datasets are imported where used, so --help answers at once
     import numpy as np
@@ -39,16 +41,15 @@ def _models_error(spec: str, error: Exception) -> ValueError:
     return ValueError(f"--models {spec}: {error}; or pass a base model name such as lite")
 
 
-def _load(spec: str, pretrained: str | None) -> tuple[str, LoadedModel]:
-    from shared.models import ModelLoadError, load_model
+def _load(spec: ModelSpec) -> tuple[str, LoadedModel]:
+    from shared.models import ModelLoadError
 
-    if Path(spec).is_file():
-        try:
-            return Path(spec).name, load_model(spec, weights=spec)
-        except ModelLoadError as error:
-            raise _models_error(spec, error) from error
-    tag = None if pretrained in ("none", "None", "") else pretrained
-    return f"{spec} (base)", load_model(spec, tag)
+    try:
+        return spec.label, spec.load()
+    except ModelLoadError as error:
+        if spec.weights is None:
+            raise
+        raise _models_error(spec.weights, error) from error
 
 
 def _shared_frozen_blocks(models: Sequence[LoadedModel]) -> int:
@@ -175,12 +176,12 @@ def _split_config(specs: Sequence[str], args: argparse.Namespace) -> TrainConfig
     from shared.weights import WeightsError, read_weights
 
     config = TrainConfig(dataset=args.dataset or DEFAULT_DATASET)
-    for spec in specs:
-        if Path(spec).is_file():
+    for spec in map(parse_model_spec, specs):
+        if spec.weights is not None:
             try:
-                training = read_weights(spec).metadata.get("training") or {}
+                training = read_weights(spec.weights).metadata.get("training") or {}
             except WeightsError as error:
-                raise _models_error(spec, error) from error
+                raise _models_error(spec.weights, error) from error
             for key in ("dataset", "subset_size", "val_fraction", "seed"):
                 if key in training:
                     setattr(config, key, training[key])
@@ -207,7 +208,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     query_names = sorted({products.display_name(i) for i in val_idx})
     galleries = {"val": val_idx, "all": list(range(len(products)))}
     chosen = ["val", "all"] if args.gallery == "both" else [args.gallery]
-    loaded = [_load(spec, args.pretrained) for spec in args.models]
+    loaded = [_load(parse_model_spec(text, args.pretrained)) for text in args.models]
     results: dict[str, Any] = {label: {} for label, _ in loaded}
     out = Path(args.output_dir)
     models = [m for _, m in loaded]
@@ -262,8 +263,8 @@ def _examples(model: LoadedModel, emb: np.ndarray, products: DecodedProducts, ga
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m finetune.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", required=True, help="weights files and/or base model names (lite, ViT-B-32-quickgelu)")
-    p.add_argument("--pretrained", default="default", help="pretrained tag for base model names (default: the model's usual weights; none = random init)")
+    p.add_argument("--models", nargs="+", required=True, help=f"weights files and/or base model names (lite, {DEFAULT_MODEL})")
+    p.add_argument("--pretrained", default=DEFAULT_PRETRAINED, help="pretrained tag for base model names (default: the model's usual weights; none = random init)")
     p.add_argument("--dataset", default=None, help="dataset (default: the one the first weights file was trained on)")
     p.add_argument("--subset-size", type=int, default=None, help="first N products (default: as in training)")
     p.add_argument("--val-fraction", type=float, default=None, help="validation share of names (default: as in training, 0.15)")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from shared.model_spec import DEFAULT_MODEL, parse_model_spec
 
 if TYPE_CHECKING:  # torch is imported where used, so --help and argument errors answer at once
     import torch
@@ -50,15 +51,13 @@ def interpolate_state(
 def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> tuple[dict[str, torch.Tensor], str]:
     from shared.weights import WeightsError, read_weights
 
-    if Path(spec).is_file():
-        weights = read_weights(spec)
+    model = parse_model_spec(spec, pretrained)
+    if model.weights is not None:
+        weights = read_weights(model.weights)
         if weights.model_name and finetuned.model_name and weights.model_name != finetuned.model_name:
             raise WeightsError(f"--base {spec} is a {weights.model_name} model but --finetuned is {finetuned.model_name}; use weights of the same architecture")
         return weights.state_dict, weights.sha256
-    from shared.models import load_model
-
-    loaded = load_model(spec, pretrained)
-    return loaded.model.state_dict(), f"{spec}:{pretrained}"
+    return model.load().model.state_dict(), f"{spec}:{pretrained}"
 
 
 def interpolate_files(base: str, finetuned: str, alpha: float, output: str, pretrained: str | None = None) -> str:
@@ -75,7 +74,7 @@ def interpolate_files(base: str, finetuned: str, alpha: float, output: str, pret
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m finetune.interpolate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", required=True, help="base weights file, or a model name (e.g. ViT-B-32-quickgelu)")
+    parser.add_argument("--base", required=True, help=f"base weights file, or a model name (e.g. {DEFAULT_MODEL})")
     parser.add_argument("--pretrained", default="openai", help="pretrained tag when --base is a model name (default: openai)")
     parser.add_argument("--finetuned", required=True, help="fine-tuned weights file (models/clip_fashion_final.pt)")
     parser.add_argument("--alpha", type=float, nargs="+", required=True, help="mixing weight(s): 0 = base, 1 = fine-tuned")

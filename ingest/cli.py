@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.commands import loaded_error_classes, missing_dataset_message
+from shared.model_spec import DEFAULT_MODEL, spec_from_flags
 from shared.runtime import resolve_device, tune_allocator
 from shared.settings import DEFAULT_DATASET, Settings
 
@@ -38,7 +39,6 @@ EXPECTED_ERRORS = (
     "shared.disk:DiskSpaceError",
 )
 """Errors printed as one `error:` line (only classes whose module was imported can be raised)."""
-DEFAULT_MODEL = "ViT-B-32-quickgelu"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,12 +197,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _load_model(args: argparse.Namespace) -> LoadedModel:
-    from shared.models import DEFAULT, load_model
-
-    device = resolve_device(args.device)
-    # With --weights the file holds every tensor; else the model's usual weights (openai, lite's packages).
-    pretrained = args.pretrained or (None if args.weights else DEFAULT)
-    return load_model(args.model or DEFAULT_MODEL, pretrained, weights=args.weights, device=str(device))
+    return spec_from_flags(args.model, args.pretrained, args.weights).load(device=str(resolve_device(args.device)))
 
 
 def run_ingest(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from torch import nn
 
 from shared.catalog import ModelIdentity
 from shared.errors import FashionSearchError
+from shared.model_spec import DEFAULT_MODEL, DEFAULT_PRETRAINED
 from shared.models import registry
 from shared.models.downloads import (
     OFFLINE_HINT,
@@ -31,10 +32,10 @@ from shared.preprocessing import ImageTransform, eval_transform, train_transform
 from shared.runtime import resolve_device
 from shared.weights import WeightsError, WeightsFile, WeightsMismatchError, read_weights
 
-DEFAULT = "default"  # the model's own default tag (see DEFAULT_TAGS)
+DEFAULT = DEFAULT_PRETRAINED  # the model's own default tag (see DEFAULT_TAGS)
 LITE_TAG = "imagenet-minilm"  # ImageNet EfficientNet-Lite0 + all-MiniLM-L6-v2 towers, random projections
 # default pretrained tag per config name; names absent here default to their first open_clip tag
-DEFAULT_TAGS: dict[str, str | None] = {"ViT-B-32-quickgelu": "openai", "fashion-lite": LITE_TAG}
+DEFAULT_TAGS: dict[str, str | None] = {DEFAULT_MODEL: "openai", "fashion-lite": LITE_TAG}
 PROJECT_TAGS: dict[str, tuple[str, ...]] = {"fashion-lite": (LITE_TAG,)}
 INIT_SEED = 0
 
@@ -190,7 +191,7 @@ def _build_unseeded(name: str, tag: str | None, config: dict[str, Any] | None) -
     raw = registry.get_config(name)
     if raw is None:
         raise ModelLoadError(
-            f"unknown model {name!r}; use lite, ViT-B-32-quickgelu or another name from open_clip.list_models()"
+            f"unknown model {name!r}; use lite, {DEFAULT_MODEL} or another name from open_clip.list_models()"
         )
     if registry.is_project_model(cfg_name):
         return _build_project_model(name, cfg_name, raw, tag), registry.resolve_config(raw)
@@ -268,7 +269,7 @@ def _file_model_config(wf: WeightsFile, model_name: str) -> dict[str, Any]:
         found = registry.get_config(model_name)
         if found is None:
             raise ModelLoadError(
-                f"weights {wf.path} name unknown model {model_name!r}; use lite, ViT-B-32-quickgelu or another name "
+                f"weights {wf.path} name unknown model {model_name!r}; use lite, {DEFAULT_MODEL} or another name "
                 "from open_clip.list_models()"
             )
         config = found
@@ -337,7 +338,7 @@ def _load_weights_file(
 
 
 def load_model(
-    name: str = "ViT-B-32-quickgelu",
+    name: str = DEFAULT_MODEL,
     pretrained: str | None = DEFAULT,
     *,
     weights: str | os.PathLike[str] | None = None,
