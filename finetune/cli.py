@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from finetune.config import LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
-from shared.commands import close_progress_bars, missing_dataset_message, unwritable_dir_message
+from shared.commands import BUILTIN_ERRORS, fail, missing_dataset_message, run_cli, unwritable_dir_message
 from shared.model_spec import DEFAULT_MODEL
 from shared.runtime import tune_allocator
 from shared.settings import DEFAULT_DATASET
@@ -110,15 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_args(args)
     problem = check_inputs(config)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return fail(problem)
     tune_allocator()
     from finetune.train import train  # torch, open_clip and datasets only once the options are known to be good
 
-    try:
-        train(config)
-    except (ValueError, OSError, RuntimeError) as error:
-        close_progress_bars()
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(lambda: train(config), also=BUILTIN_ERRORS)

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finetune.config import TrainConfig
-from shared.commands import close_progress_bars, keep_finished_bars
+from shared.commands import BUILTIN_ERRORS, keep_finished_bars, run_cli
 from shared.model_spec import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelSpec, parse_model_spec
 from shared.runtime import tune_allocator
 from shared.settings import DEFAULT_DATASET
@@ -281,13 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tune_allocator()
-    try:
-        run(args)
-    except (ValueError, OSError, RuntimeError) as error:
-        close_progress_bars()
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(lambda: run(args), also=BUILTIN_ERRORS)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ name (loaded with ``--pretrained``; for a model whose head is randomly initialis
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from shared.commands import fail, run_cli
 from shared.model_spec import DEFAULT_MODEL, parse_model_spec
 
 if TYPE_CHECKING:  # torch is imported where used, so --help and argument errors answer at once
@@ -85,17 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if len(args.alpha) > 1 and "{alpha}" not in args.output:
-        print("error: --output needs '{alpha}' when several --alpha values are given", file=sys.stderr)
-        return 2
-    try:
+        return fail("--output needs '{alpha}' when several --alpha values are given")
+
+    def body() -> None:
         for alpha in args.alpha:
             output = args.output.replace("{alpha}", f"{alpha:g}")
             sha = interpolate_files(args.base, args.finetuned, alpha, output, args.pretrained)
             print(f"wrote {output} (alpha {alpha:g}, sha256 {sha[:12]})")
-    except (ValueError, OSError) as error:  # WeightsError is a ValueError
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_cli(body, also=(ValueError, OSError))
 
 
 if __name__ == "__main__":
