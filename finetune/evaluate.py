@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # torch, open_clip and datasets are imported where used, so -
     import torch
 
     from finetune.data import DecodedProducts
+    from finetune.evaluator import RetrievalEvaluator
     from finetune.towers import ImageTowerSplit
     from shared.models import LoadedModel
 
@@ -136,23 +137,24 @@ def evaluate_gallery(
     loaded: LoadedModel, image_embeddings: np.ndarray, products: DecodedProducts, gallery: Sequence[int], query_names: Sequence[str]
 ) -> dict[str, dict[str, float]]:
     """Every task's metrics for one model on one gallery."""
-    from finetune.metrics import encode_labels, ranking_metrics
+    from functools import partial
+
     from shared.embedding import encode_texts
 
-    names = [products.display_name(i) for i in gallery]
-    labels, distinct = encode_labels([*query_names, *names])
-    query_labels, gallery_labels = labels[: len(query_names)], labels[len(query_names) :]
-    results = {"display_name": ranking_metrics(encode_texts(loaded, list(query_names)), query_labels, image_embeddings, gallery_labels,
-                                               recall_at=(1, 10), mrr_at=10)}
+    encode = partial(encode_texts, loaded)
+    return {task: evaluator(encode, image_embeddings) for task, evaluator in gallery_evaluators(products, gallery, query_names).items()}
+
+
+def gallery_evaluators(products: DecodedProducts, gallery: Sequence[int], query_names: Sequence[str]) -> dict[str, RetrievalEvaluator]:
+    """One evaluator per task on one gallery: display names, then each category field that has values."""
+    from finetune.evaluator import RetrievalEvaluator
+
+    tasks = {"display_name": RetrievalEvaluator.for_names(query_names, [products.display_name(i) for i in gallery])}
     for field in CATEGORY_FIELDS:
-        values = [str(products.attributes[i].get(field, "")) for i in gallery]
-        queries = sorted({v for v in values if v})
-        if not queries:
-            continue
-        value_labels, _ = encode_labels([*queries, *values])
-        results[field] = ranking_metrics(encode_texts(loaded, queries), value_labels[: len(queries)], image_embeddings,
-                                         value_labels[len(queries) :], precision_at=(1, 10))
-    return results
+        evaluator = RetrievalEvaluator.for_attribute([str(products.attributes[i].get(field, "")) for i in gallery])
+        if evaluator is not None:
+            tasks[field] = evaluator
+    return tasks
 
 
 def markdown_table(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -> str:

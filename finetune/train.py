@@ -31,7 +31,7 @@ from finetune.config import TrainConfig
 from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, collate, decode_products, split_by_display_name
 from finetune.features import cached_prefix
 from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
-from finetune.metrics import encode_labels, ranking_metrics
+from finetune.evaluator import RetrievalEvaluator
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
 from finetune.sampling import epoch_batches
 from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
@@ -44,6 +44,7 @@ from shared.weights import WeightsError, read_weights
 from shared.workers import worker_loader_options
 
 SELECTION_METRIC = "R@10"
+VALIDATION_METRICS = ("R@1", "R@10", "Hit@10", "MRR@10")
 TEXT_BUCKET = 32
 """Captions per text-tower forward: sorted by token count, each bucket padded to its own longest."""
 
@@ -116,15 +117,21 @@ def _step(
     return loss_value
 
 
+def validation_evaluator(products: DecodedProducts, val_indices: Sequence[int]) -> RetrievalEvaluator:
+    """Display-name retrieval on the validation gallery (each distinct name a query): R@1, R@10, Hit@10, MRR@10."""
+    names = [products.display_name(i) for i in val_indices]
+    return RetrievalEvaluator.for_names(list(dict.fromkeys(names)), names, metric_names=VALIDATION_METRICS)
+
+
 @torch.no_grad()
 def validate(
     encoder: PairEncoder,
-    products: DecodedProducts,
+    evaluator: RetrievalEvaluator,
     val_indices: Sequence[int],
     image_inputs: Callable[[Sequence[int]], torch.Tensor],
     batch_size: int,
 ) -> dict[str, float]:
-    """Display-name retrieval on the validation gallery: R@1, R@10, MRR@10."""
+    """``evaluator``'s metrics for the model being trained, under the run's precision; {} without a validation set."""
     if not val_indices:
         return {}
     model = encoder.loaded.model
@@ -134,13 +141,9 @@ def validate(
         images = torch.cat(
             [encoder.images(image_inputs(val_indices[i : i + batch_size]).to(encoder.device)) for i in range(0, len(val_indices), batch_size)]
         )
-        names = [products.display_name(i) for i in val_indices]
-        gallery_labels, distinct = encode_labels(names)
-        texts = torch.cat([encoder.texts([str(n) for n in distinct[i : i + batch_size]]) for i in range(0, len(distinct), batch_size)])
-        metrics = ranking_metrics(texts.cpu(), np.arange(len(distinct)), images.cpu(), gallery_labels, recall_at=(1, 10), mrr_at=10)
+        return evaluator(lambda texts: torch.cat([encoder.texts(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]).cpu(), images.cpu())
     finally:
         model.train(was_training)
-    return {k: v for k, v in metrics.items() if k in ("R@1", "R@10", "MRR@10", "Hit@10")}
 
 
 def _group_keys(products: DecodedProducts, indices: Sequence[int], field: str | None) -> list[str] | None:
@@ -185,6 +188,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         model.set_grad_checkpointing(True)
     split = split_image_tower(model, config.lock_image, config.unlock_last_blocks) if config.cache_image_features else None
     encoder = PairEncoder(loaded, split, device, config.precision)
+    evaluator = validation_evaluator(products, val_idx)
 
     train_captions = CaptionedImages(products, train_idx, loaded.train_transform, seed=config.seed)
     dataset: Dataset[Any]
@@ -250,7 +254,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
                 state.step += 1
                 bar.set_postfix(loss=f"{losses[-1]:.3f}", scale=f"{float(model.logit_scale.detach().exp()):.1f}")
         train_seconds = time.perf_counter() - epoch_start
-        metrics = validate(encoder, products, val_idx, image_inputs, config.eval_batch_size)
+        metrics = validate(encoder, evaluator, val_idx, image_inputs, config.eval_batch_size)
         score = metrics.get(SELECTION_METRIC, -float(np.mean(losses)))
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "steps": len(losses),
                   "lr": {g["name"]: g["lr"] for g in optimizer.param_groups}, "logit_scale": float(model.logit_scale.detach().exp()),
