@@ -172,17 +172,12 @@ def markdown_table(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -
     return "\n".join(lines)
 
 
-def _split_config(specs: Sequence[str], args: argparse.Namespace) -> TrainConfig:
+def _split_config(models: Sequence[LoadedModel], args: argparse.Namespace) -> TrainConfig:
     """The training split's options: the first weights file's training metadata, then explicit flags."""
-    from shared.weights import WeightsError, read_weights
-
     config = TrainConfig(dataset=args.dataset or DEFAULT_DATASET)
-    for spec in map(parse_model_spec, specs):
-        if spec.weights is not None:
-            try:
-                training = read_weights(spec.weights).metadata.get("training") or {}
-            except WeightsError as error:
-                raise _models_error(spec.weights, error) from error
+    for model in models:
+        if model.weights_path is not None:
+            training = model.weights_metadata.get("training") or {}
             for key in ("dataset", "subset_size", "val_fraction", "seed"):
                 if key in training:
                     setattr(config, key, training[key])
@@ -201,7 +196,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from finetune.plots import plot_training_log
     from shared.datasets import open_products
 
-    config = _split_config(args.models, args)
+    loaded = [_load(parse_model_spec(text, args.pretrained)) for text in args.models]
+    models = [m for _, m in loaded]
+    config = _split_config(models, args)
     products = decode_products(open_products(config.dataset), config.subset_size)
     train_idx, val_idx = split_by_display_name([products.display_name(i) for i in range(len(products))], config.val_fraction, config.seed)
     if not val_idx:
@@ -209,10 +206,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     query_names = sorted({products.display_name(i) for i in val_idx})
     galleries = {"val": val_idx, "all": list(range(len(products)))}
     chosen = ["val", "all"] if args.gallery == "both" else [args.gallery]
-    loaded = [_load(parse_model_spec(text, args.pretrained)) for text in args.models]
     results: dict[str, Any] = {label: {} for label, _ in loaded}
     out = Path(args.output_dir)
-    models = [m for _, m in loaded]
     # the validation gallery is a subset of the whole one: embed the whole dataset once when both are asked for
     whole = embed_gallery(models, products, galleries["all"], prefix_cache=args.image_prefix) if "all" in chosen else None
     for gallery in chosen:

@@ -38,9 +38,10 @@ from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, 
 from shared.commands import keep_finished_bars, unwritable_dir_message
 from shared.datasets import open_products
 from shared.embedding import text_features
-from shared.models import LoadedModel, config_name, load_model
+from shared.model_spec import ModelSpec
+from shared.models import LoadedModel, config_name
 from shared.runtime import resolve_device
-from shared.weights import WeightsError, read_weights
+from shared.weights import WeightsError
 from shared.workers import worker_loader_options
 
 SELECTION_METRIC = "R@10"
@@ -157,14 +158,13 @@ def _group_keys(products: DecodedProducts, indices: Sequence[int], field: str | 
 
 
 def _load(config: TrainConfig, device: torch.device) -> LoadedModel:
-    if config.weights:
-        stored = read_weights(config.weights).model_name
-        if stored is not None and config_name(stored) != config_name(config.model):
-            raise WeightsError(
-                f"--weights {config.weights} hold a {stored} model, not {config.model}; pass --model {stored} or weights of {config.model}"
-            )
-        return load_model(config.model, config.pretrained, weights=config.weights, device=str(device))
-    return load_model(config.model, config.pretrained, device=str(device))
+    """The starting model; --weights must hold a model of --model (a file's own model name wins in loading)."""
+    loaded = ModelSpec(config.model, config.pretrained, config.weights).load(device=str(device))
+    if config.weights and config_name(loaded.name) != config_name(config.model):
+        raise WeightsError(
+            f"--weights {config.weights} hold a {loaded.name} model, not {config.model}; pass --model {loaded.name} or weights of {config.model}"
+        )
+    return loaded
 
 
 def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainResult:
