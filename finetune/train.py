@@ -1,9 +1,8 @@
-"""The fine-tuning loop: AdamW per tower, warmup + cosine, autocast, feature-cached accumulation,
-per-epoch validation, best-by-R@10 checkpoints, early stopping and resume."""
+"""The fine-tuning loop: AdamW per tower, warmup + cosine, autocast, feature-cached accumulation
+(``pair_encoder``), per-epoch validation (``evaluator``), best-by-R@10 checkpoints, early stopping and resume."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -13,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
@@ -29,15 +27,15 @@ from finetune.checkpoints import (
 )
 from finetune.config import TrainConfig
 from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, collate, decode_products, split_by_display_name
-from finetune.features import cached_prefix
-from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
 from finetune.evaluator import RetrievalEvaluator
+from finetune.features import cached_prefix
+from finetune.loss import clamp_logit_scale
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
+from finetune.pair_encoder import PairEncoder, contrastive_step
 from finetune.sampling import epoch_batches
-from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
+from finetune.towers import lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.commands import keep_finished_bars, unwritable_dir_message
 from shared.datasets import open_products
-from shared.embedding import text_features
 from shared.model_spec import ModelSpec
 from shared.models import LoadedModel, config_name
 from shared.runtime import resolve_device
@@ -46,8 +44,6 @@ from shared.workers import worker_loader_options
 
 SELECTION_METRIC = "R@10"
 VALIDATION_METRICS = ("R@1", "R@10", "Hit@10", "MRR@10")
-TEXT_BUCKET = 32
-"""Captions per text-tower forward: sorted by token count, each bucket padded to its own longest."""
 
 
 @dataclass
@@ -61,61 +57,10 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-class PairEncoder:
-    """Normalised image and text features under the run's precision."""
-
-    def __init__(
-        self, loaded: LoadedModel, split: ImageTowerSplit | None, device: torch.device, precision: str, text_bucket: int = TEXT_BUCKET
-    ) -> None:
-        self.loaded, self.split, self.device, self.text_bucket = loaded, split, device, text_bucket
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        self.autocast: Callable[[], contextlib.AbstractContextManager[Any]] = (
-            (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
-        )
-
-    def images(self, inputs: torch.Tensor) -> torch.Tensor:
-        with self.autocast():
-            features = self.split.suffix(inputs) if self.split else self.loaded.model.encode_image(inputs)
-        return F.normalize(features.float(), dim=-1)
-
-    def texts(self, captions: Sequence[str]) -> torch.Tensor:
-        """Caption features in the captions' order, encoded in buckets of similar token length."""
-        return F.normalize(text_features(self.loaded, captions, self.text_bucket, self.autocast), dim=-1)
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _step(
-    encoder: PairEncoder, micro_batches: list[tuple[torch.Tensor, list[str]]], device: torch.device
-) -> float:
-    """One optimisation step's forward/backward; with several micro-batches, cache features so the
-    whole effective batch serves as negatives (open_clip ``--accum-freq``)."""
-    logit_scale = encoder.loaded.model.logit_scale
-    captions = [c for _, batch_captions in micro_batches for c in batch_captions]
-    groups = caption_groups(captions, device)
-    if len(micro_batches) == 1:
-        inputs, batch_captions = micro_batches[0]
-        loss = contrastive_loss(encoder.images(inputs.to(device)), encoder.texts(batch_captions), logit_scale, groups)
-        loss.backward()
-        return float(loss.detach())
-    with torch.no_grad():
-        cached = [(encoder.images(x.to(device)), encoder.texts(c)) for x, c in micro_batches]
-    loss_value = 0.0
-    for index, (inputs, batch_captions) in enumerate(micro_batches):
-        image_features = [f for f, _ in cached]
-        text_features = [t for _, t in cached]
-        image_features[index] = encoder.images(inputs.to(device))
-        text_features[index] = encoder.texts(batch_captions)
-        # the temperature's gradient is taken once, not once per micro-batch
-        scale = logit_scale if index == 0 else logit_scale.detach()
-        loss = contrastive_loss(torch.cat(image_features), torch.cat(text_features), scale, groups)
-        loss.backward()
-        loss_value = float(loss.detach())
-    return loss_value
 
 
 def validation_evaluator(products: DecodedProducts, val_indices: Sequence[int]) -> RetrievalEvaluator:
@@ -248,7 +193,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
                 micro_batches = [next(micro_iter) for _ in range(n_micro)]
                 set_learning_rates(optimizer, base_rates, _multiplier(config, state.step, total_steps, warmup_steps))
                 optimizer.zero_grad(set_to_none=True)
-                losses.append(_step(encoder, micro_batches, device))
+                losses.append(contrastive_step(encoder, micro_batches, device))
                 optimizer.step()
                 clamp_logit_scale(model.logit_scale)
                 state.step += 1
