@@ -56,8 +56,8 @@ def _raise(error: Exception) -> Callable[..., None]:
     [
         ("ingest.cli.run_status", "ingest.cli", ["--status"]),
         ("finetune.train.train", "finetune.cli", ["--model", "tiny-test", "--dataset", "ashraq/x"]),
-        ("finetune.evaluate.run", "finetune.evaluate", ["--models", "tiny-test"]),
-        ("finetune.interpolate.interpolate_files", "finetune.interpolate", ["--base", "a", "--finetuned", "b", "--alpha", "1", "--output", "c"]),
+        ("finetune.evaluation.run", "finetune.evaluate", ["--models", "tiny-test"]),
+        ("finetune.wise_ft.interpolate_files", "finetune.interpolate", ["--base", "a", "--finetuned", "b", "--alpha", "1", "--output", "c"]),
     ],
 )
 def test_every_cli_prints_a_project_error_as_one_line(
