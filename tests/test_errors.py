@@ -15,9 +15,9 @@ from shared.datasets import DatasetError
 from shared.disk import DiskFullError, DiskSpaceError
 from shared.errors import FashionSearchError
 from shared.images import ImageError
+from shared.models import ModelLoadError
 from shared.models.downloads import DownloadError
 from shared.models.lite_weights import LiteWeightsError
-from shared.models.loading import ModelLoadError
 from shared.models.registry import ConfigError
 from shared.product_fields import ProductIdError
 from shared.runtime import DeviceError
