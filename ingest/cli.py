@@ -18,7 +18,7 @@ from urllib.parse import quote
 from shared.commands import fail, missing_dataset_message, run_cli
 from shared.model_spec import DEFAULT_MODEL, spec_from_flags
 from shared.runtime import resolve_device, tune_allocator
-from shared.settings import DEFAULT_DATASET, Settings
+from shared.settings import DEFAULT_COLLECTION, DEFAULT_DATASET, Settings
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestSummary
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or a Qdrant URL; env QDRANT_URL",
     )
     store.add_argument("--data-dir", help="catalog database, images and embedded store (default: ./data; env FASHION_DATA_DIR)")
-    store.add_argument("--collection", help="collection name (default: fashion_products; env FASHION_COLLECTION)")
+    store.add_argument("--collection", help=f"collection name (default: {DEFAULT_COLLECTION}; env FASHION_COLLECTION)")
     store.add_argument("--recreate", action="store_true", help="drop the collection's vectors and products first")
     parser.add_argument(
         "--status", action="store_true",
