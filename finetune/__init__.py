@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from finetune.config import TrainConfig, recipe_for
+from shared.model_spec import DEFAULT_MODEL
 
 __all__ = ["TrainConfig", "train_fashion_clip"]
 
@@ -15,7 +16,7 @@ def train_fashion_clip(
     learning_rate: float | None = None,
     subset_size: int | None = None,
     *,
-    model: str = "ViT-B-32-quickgelu",
+    model: str = DEFAULT_MODEL,
     dataset: str | None = None,
     output_dir: str = ".",
     **options: Any,

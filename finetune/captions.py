@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.datasets import NAME_FIELD
+from shared.errors import FashionSearchError
 
 CAPTION_FIELDS: tuple[str, ...] = (NAME_FIELD, "articleType", "baseColour", "gender", "usage", "season", "subCategory")
 """Attributes captions are built from; a dataset needs at least one of them."""
@@ -52,7 +53,7 @@ _PLACEHOLDERS = {
 _FIELD_RE = re.compile(r"{(\w+)}")
 
 
-class CaptionError(ValueError):
+class CaptionError(FashionSearchError, ValueError):
     """A dataset whose products cannot be captioned; the message names the fix."""
 
 

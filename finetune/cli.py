@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from finetune.config import DEFAULT_DATASET, DEFAULT_MODEL, LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
-from shared.commands import close_progress_bars, missing_dataset_message, unwritable_dir_message
+from finetune.config import LITE_RECIPE, PRECISIONS, SCHEDULES, TrainConfig, recipe_for
+from shared.commands import BUILTIN_ERRORS, fail, missing_dataset_message, run_cli, unwritable_dir_message
+from shared.model_spec import DEFAULT_MODEL
 from shared.runtime import tune_allocator
+from shared.settings import DEFAULT_DATASET
 
 DESCRIPTION = """Fine-tune a CLIP model on fashion products (contrastive image-caption training).
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     m = p.add_argument_group("model and data")
     m.add_argument("--model", default=DEFAULT_MODEL, help=f"model name: {DEFAULT_MODEL} (default), lite, tiny-test or any open_clip name")
-    m.add_argument("--pretrained", default=None, help="pretrained tag (default: the model's usual weights: openai for ViT-B-32-quickgelu, ImageNet + MiniLM towers for lite)")
+    m.add_argument("--pretrained", default=None, help=f"pretrained tag (default: the model's usual weights: openai for {DEFAULT_MODEL}, ImageNet + MiniLM towers for lite)")
     m.add_argument("--weights", default=None, help="continue from this weights file (its architecture must match --model)")
     m.add_argument("--dataset", default=DEFAULT_DATASET, help=f"hub id, parquet file/folder or Kaggle folder (default: {DEFAULT_DATASET})")
     m.add_argument("--subset-size", type=_optional_int, default=None, help="use only the first N products (default: all)")
@@ -108,15 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_args(args)
     problem = check_inputs(config)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return fail(problem)
     tune_allocator()
     from finetune.train import train  # torch, open_clip and datasets only once the options are known to be good
 
-    try:
-        train(config)
-    except (ValueError, OSError, RuntimeError) as error:
-        close_progress_bars()
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(lambda: train(config), also=BUILTIN_ERRORS)

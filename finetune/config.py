@@ -6,10 +6,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODEL = "ViT-B-32-quickgelu"
-DEFAULT_PRETRAINED = "default"
-"""shared.models: the model's usual weights (openai for ViT-B-32-quickgelu, ImageNet + MiniLM towers for lite)."""
-DEFAULT_DATASET = "ashraq/fashion-product-images-small"
+from shared.model_spec import DEFAULT_MODEL, DEFAULT_PRETRAINED
+from shared.settings import DEFAULT_DATASET
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "constant")
 

@@ -11,71 +11,15 @@ name (loaded with ``--pretrained``; for a model whose head is randomly initialis
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-if TYPE_CHECKING:  # torch is imported where used, so --help and argument errors answer at once
-    import torch
-
-    from shared.weights import WeightsFile
-
-
-def interpolate_state(
-    base: Mapping[str, torch.Tensor], finetuned: Mapping[str, torch.Tensor], alpha: float
-) -> dict[str, torch.Tensor]:
-    """(1 - alpha) * base + alpha * finetuned per floating tensor; integer buffers come from finetuned."""
-    from shared.weights import WeightsError
-
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"--alpha {alpha} must be between 0 (base) and 1 (fine-tuned)")
-    if set(base) != set(finetuned):
-        missing = sorted(set(base) ^ set(finetuned))[:3]
-        raise WeightsError(f"base and fine-tuned weights are of different architectures (tensors {', '.join(missing)} differ); interpolate two weights of the same model")
-    mixed: dict[str, torch.Tensor] = {}
-    for key, tuned in finetuned.items():
-        start = base[key]
-        if start.shape != tuned.shape:
-            raise WeightsError(f"base and fine-tuned weights are of different architectures ({key}: {tuple(start.shape)} vs {tuple(tuned.shape)})")
-        if alpha == 0.0:
-            mixed[key] = start.clone()
-        elif alpha == 1.0 or not tuned.is_floating_point():
-            mixed[key] = tuned.clone()
-        else:
-            mixed[key] = ((1 - alpha) * start.float() + alpha * tuned.float()).to(tuned.dtype)
-    return mixed
-
-
-def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> tuple[dict[str, torch.Tensor], str]:
-    from shared.weights import WeightsError, read_weights
-
-    if Path(spec).is_file():
-        weights = read_weights(spec)
-        if weights.model_name and finetuned.model_name and weights.model_name != finetuned.model_name:
-            raise WeightsError(f"--base {spec} is a {weights.model_name} model but --finetuned is {finetuned.model_name}; use weights of the same architecture")
-        return weights.state_dict, weights.sha256
-    from shared.models import load_model
-
-    loaded = load_model(spec, pretrained)
-    return loaded.model.state_dict(), f"{spec}:{pretrained}"
-
-
-def interpolate_files(base: str, finetuned: str, alpha: float, output: str, pretrained: str | None = None) -> str:
-    """Write the WiSE-FT weights file; returns its sha256."""
-    from shared.weights import read_weights, save_weights
-
-    tuned = read_weights(finetuned)
-    base_state, base_id = _base_weights(base, pretrained, tuned)
-    mixed = interpolate_state(base_state, tuned.state_dict, alpha)
-    metadata = {**tuned.metadata, "wise_ft": {"alpha": alpha, "base": base, "base_id": base_id, "finetuned": finetuned, "finetuned_sha256": tuned.sha256}}
-    metadata.pop("history", None)
-    return save_weights(output, mixed, tuned.model_name or base, pretrained=tuned.pretrained, config=tuned.config, metadata=metadata)
+from shared.commands import fail, run_cli
+from shared.model_spec import DEFAULT_MODEL
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m finetune.interpolate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", required=True, help="base weights file, or a model name (e.g. ViT-B-32-quickgelu)")
+    parser.add_argument("--base", required=True, help=f"base weights file, or a model name (e.g. {DEFAULT_MODEL})")
     parser.add_argument("--pretrained", default="openai", help="pretrained tag when --base is a model name (default: openai)")
     parser.add_argument("--finetuned", required=True, help="fine-tuned weights file (models/clip_fashion_final.pt)")
     parser.add_argument("--alpha", type=float, nargs="+", required=True, help="mixing weight(s): 0 = base, 1 = fine-tuned")
@@ -86,17 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if len(args.alpha) > 1 and "{alpha}" not in args.output:
-        print("error: --output needs '{alpha}' when several --alpha values are given", file=sys.stderr)
-        return 2
-    try:
+        return fail("--output needs '{alpha}' when several --alpha values are given")
+
+    from finetune.wise_ft import interpolate_files
+
+    def body() -> None:
         for alpha in args.alpha:
             output = args.output.replace("{alpha}", f"{alpha:g}")
             sha = interpolate_files(args.base, args.finetuned, alpha, output, args.pretrained)
             print(f"wrote {output} (alpha {alpha:g}, sha256 {sha[:12]})")
-    except (ValueError, OSError) as error:  # WeightsError is a ValueError
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_cli(body, also=(ValueError, OSError))
 
 
 if __name__ == "__main__":

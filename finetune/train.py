@@ -1,9 +1,8 @@
-"""The fine-tuning loop: AdamW per tower, warmup + cosine, autocast, feature-cached accumulation,
-per-epoch validation, best-by-R@10 checkpoints, early stopping and resume."""
+"""The fine-tuning loop: AdamW per tower, warmup + cosine, autocast, feature-cached accumulation
+(``pair_encoder``), per-epoch validation (``evaluator``), best-by-R@10 checkpoints, early stopping and resume."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -13,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
@@ -29,22 +27,23 @@ from finetune.checkpoints import (
 )
 from finetune.config import TrainConfig
 from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, collate, decode_products, split_by_display_name
+from finetune.evaluator import RetrievalEvaluator
 from finetune.features import cached_prefix
-from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
-from finetune.metrics import encode_labels, ranking_metrics
+from finetune.loss import clamp_logit_scale
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
+from finetune.pair_encoder import PairEncoder, contrastive_step
 from finetune.sampling import epoch_batches
-from finetune.towers import ImageTowerSplit, lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
+from finetune.towers import lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.commands import keep_finished_bars, unwritable_dir_message
 from shared.datasets import open_products
-from shared.embedding import resolve_device, text_features
-from shared.models import LoadedModel, config_name, load_model
-from shared.weights import WeightsError, read_weights
+from shared.model_spec import ModelSpec
+from shared.models import LoadedModel, config_name
+from shared.runtime import resolve_device
+from shared.weights import WeightsError
 from shared.workers import worker_loader_options
 
 SELECTION_METRIC = "R@10"
-TEXT_BUCKET = 32
-"""Captions per text-tower forward: sorted by token count, each bucket padded to its own longest."""
+VALIDATION_METRICS = ("R@1", "R@10", "Hit@10", "MRR@10")
 
 
 @dataclass
@@ -58,72 +57,27 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-class PairEncoder:
-    """Normalised image and text features under the run's precision."""
-
-    def __init__(
-        self, loaded: LoadedModel, split: ImageTowerSplit | None, device: torch.device, precision: str, text_bucket: int = TEXT_BUCKET
-    ) -> None:
-        self.loaded, self.split, self.device, self.text_bucket = loaded, split, device, text_bucket
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        self.autocast: Callable[[], contextlib.AbstractContextManager[Any]] = (
-            (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
-        )
-
-    def images(self, inputs: torch.Tensor) -> torch.Tensor:
-        with self.autocast():
-            features = self.split.suffix(inputs) if self.split else self.loaded.model.encode_image(inputs)
-        return F.normalize(features.float(), dim=-1)
-
-    def texts(self, captions: Sequence[str]) -> torch.Tensor:
-        """Caption features in the captions' order, encoded in buckets of similar token length."""
-        return F.normalize(text_features(self.loaded, captions, self.text_bucket, self.autocast), dim=-1)
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
-def _step(
-    encoder: PairEncoder, micro_batches: list[tuple[torch.Tensor, list[str]]], device: torch.device
-) -> float:
-    """One optimisation step's forward/backward; with several micro-batches, cache features so the
-    whole effective batch serves as negatives (open_clip ``--accum-freq``)."""
-    logit_scale = encoder.loaded.model.logit_scale
-    captions = [c for _, batch_captions in micro_batches for c in batch_captions]
-    groups = caption_groups(captions, device)
-    if len(micro_batches) == 1:
-        inputs, batch_captions = micro_batches[0]
-        loss = contrastive_loss(encoder.images(inputs.to(device)), encoder.texts(batch_captions), logit_scale, groups)
-        loss.backward()
-        return float(loss.detach())
-    with torch.no_grad():
-        cached = [(encoder.images(x.to(device)), encoder.texts(c)) for x, c in micro_batches]
-    loss_value = 0.0
-    for index, (inputs, batch_captions) in enumerate(micro_batches):
-        image_features = [f for f, _ in cached]
-        text_features = [t for _, t in cached]
-        image_features[index] = encoder.images(inputs.to(device))
-        text_features[index] = encoder.texts(batch_captions)
-        # the temperature's gradient is taken once, not once per micro-batch
-        scale = logit_scale if index == 0 else logit_scale.detach()
-        loss = contrastive_loss(torch.cat(image_features), torch.cat(text_features), scale, groups)
-        loss.backward()
-        loss_value = float(loss.detach())
-    return loss_value
+def validation_evaluator(products: DecodedProducts, val_indices: Sequence[int]) -> RetrievalEvaluator:
+    """Display-name retrieval on the validation gallery (each distinct name a query): R@1, R@10, Hit@10, MRR@10."""
+    names = [products.display_name(i) for i in val_indices]
+    return RetrievalEvaluator.for_names(list(dict.fromkeys(names)), names, metric_names=VALIDATION_METRICS)
 
 
 @torch.no_grad()
 def validate(
     encoder: PairEncoder,
-    products: DecodedProducts,
+    evaluator: RetrievalEvaluator,
     val_indices: Sequence[int],
     image_inputs: Callable[[Sequence[int]], torch.Tensor],
     batch_size: int,
 ) -> dict[str, float]:
-    """Display-name retrieval on the validation gallery: R@1, R@10, MRR@10."""
+    """``evaluator``'s metrics for the model being trained, under the run's precision; {} without a validation set."""
     if not val_indices:
         return {}
     model = encoder.loaded.model
@@ -133,13 +87,9 @@ def validate(
         images = torch.cat(
             [encoder.images(image_inputs(val_indices[i : i + batch_size]).to(encoder.device)) for i in range(0, len(val_indices), batch_size)]
         )
-        names = [products.display_name(i) for i in val_indices]
-        gallery_labels, distinct = encode_labels(names)
-        texts = torch.cat([encoder.texts([str(n) for n in distinct[i : i + batch_size]]) for i in range(0, len(distinct), batch_size)])
-        metrics = ranking_metrics(texts.cpu(), np.arange(len(distinct)), images.cpu(), gallery_labels, recall_at=(1, 10), mrr_at=10)
+        return evaluator(lambda texts: torch.cat([encoder.texts(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]).cpu(), images.cpu())
     finally:
         model.train(was_training)
-    return {k: v for k, v in metrics.items() if k in ("R@1", "R@10", "MRR@10", "Hit@10")}
 
 
 def _group_keys(products: DecodedProducts, indices: Sequence[int], field: str | None) -> list[str] | None:
@@ -153,14 +103,13 @@ def _group_keys(products: DecodedProducts, indices: Sequence[int], field: str | 
 
 
 def _load(config: TrainConfig, device: torch.device) -> LoadedModel:
-    if config.weights:
-        stored = read_weights(config.weights).model_name
-        if stored is not None and config_name(stored) != config_name(config.model):
-            raise WeightsError(
-                f"--weights {config.weights} hold a {stored} model, not {config.model}; pass --model {stored} or weights of {config.model}"
-            )
-        return load_model(config.model, config.pretrained, weights=config.weights, device=str(device))
-    return load_model(config.model, config.pretrained, device=str(device))
+    """The starting model; --weights must hold a model of --model (a file's own model name wins in loading)."""
+    loaded = ModelSpec(config.model, config.pretrained, config.weights).load(device=str(device))
+    if config.weights and config_name(loaded.name) != config_name(config.model):
+        raise WeightsError(
+            f"--weights {config.weights} hold a {loaded.name} model, not {config.model}; pass --model {loaded.name} or weights of {config.model}"
+        )
+    return loaded
 
 
 def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainResult:
@@ -184,6 +133,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         model.set_grad_checkpointing(True)
     split = split_image_tower(model, config.lock_image, config.unlock_last_blocks) if config.cache_image_features else None
     encoder = PairEncoder(loaded, split, device, config.precision)
+    evaluator = validation_evaluator(products, val_idx)
 
     train_captions = CaptionedImages(products, train_idx, loaded.train_transform, seed=config.seed)
     dataset: Dataset[Any]
@@ -243,13 +193,13 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
                 micro_batches = [next(micro_iter) for _ in range(n_micro)]
                 set_learning_rates(optimizer, base_rates, _multiplier(config, state.step, total_steps, warmup_steps))
                 optimizer.zero_grad(set_to_none=True)
-                losses.append(_step(encoder, micro_batches, device))
+                losses.append(contrastive_step(encoder, micro_batches, device))
                 optimizer.step()
                 clamp_logit_scale(model.logit_scale)
                 state.step += 1
                 bar.set_postfix(loss=f"{losses[-1]:.3f}", scale=f"{float(model.logit_scale.detach().exp()):.1f}")
         train_seconds = time.perf_counter() - epoch_start
-        metrics = validate(encoder, products, val_idx, image_inputs, config.eval_batch_size)
+        metrics = validate(encoder, evaluator, val_idx, image_inputs, config.eval_batch_size)
         score = metrics.get(SELECTION_METRIC, -float(np.mean(losses)))
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "steps": len(losses),
                   "lr": {g["name"]: g["lr"] for g in optimizer.param_groups}, "logit_scale": float(model.logit_scale.detach().exp()),

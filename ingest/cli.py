@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.commands import loaded_error_classes, missing_dataset_message
-from shared.runtime import tune_allocator
-from shared.settings import DEFAULT_DATASET, Settings
+from shared.commands import fail, missing_dataset_message, run_cli
+from shared.model_spec import DEFAULT_MODEL, spec_from_flags
+from shared.runtime import resolve_device, tune_allocator
+from shared.settings import DEFAULT_COLLECTION, DEFAULT_DATASET, Settings
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestSummary
@@ -25,21 +26,6 @@ if TYPE_CHECKING:
     from shared.datasets import ProductTable
     from shared.models import LoadedModel
     from shared.vector_store import VectorStore
-
-EXPECTED_ERRORS = (
-    "shared.datasets:DatasetError",
-    "shared.catalog:CatalogError",
-    "shared.vector_store.base:StoreError",
-    "ingest.pipeline:IngestError",
-    "shared.models.loading:ModelLoadError",
-    "shared.weights:WeightsError",
-    "shared.images:ImageError",
-    "shared.embedding:DeviceError",
-    "shared.disk:DiskSpaceError",
-)
-"""Errors printed as one `error:` line (only classes whose module was imported can be raised)."""
-DEFAULT_MODEL = "ViT-B-32-quickgelu"
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -81,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or a Qdrant URL; env QDRANT_URL",
     )
     store.add_argument("--data-dir", help="catalog database, images and embedded store (default: ./data; env FASHION_DATA_DIR)")
-    store.add_argument("--collection", help="collection name (default: fashion_products; env FASHION_COLLECTION)")
+    store.add_argument("--collection", help=f"collection name (default: {DEFAULT_COLLECTION}; env FASHION_COLLECTION)")
     store.add_argument("--recreate", action="store_true", help="drop the collection's vectors and products first")
     parser.add_argument(
         "--status", action="store_true",
@@ -197,13 +183,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _load_model(args: argparse.Namespace) -> LoadedModel:
-    from shared.embedding import resolve_device
-    from shared.models import DEFAULT, load_model
-
-    device = resolve_device(args.device)
-    # With --weights the file holds every tensor; else the model's usual weights (openai, lite's packages).
-    pretrained = args.pretrained or (None if args.weights else DEFAULT)
-    return load_model(args.model or DEFAULT_MODEL, pretrained, weights=args.weights, device=str(device))
+    return spec_from_flags(args.model, args.pretrained, args.weights).load(device=str(resolve_device(args.device)))
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -296,19 +276,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_arguments(parser, args)
     missing = missing_input(args)
     if missing:
-        print(f"error: {missing}", file=sys.stderr)
-        return 2
+        return fail(missing)
     tune_allocator()
-    try:
-        return run_status(args) if args.status else run_ingest(args)
-    except Exception as error:
-        from shared.disk import DiskFullError, disk_full_error, is_disk_full
+    return run_cli(lambda: run_status(args) if args.status else run_ingest(args), describe=lambda error: _disk_full(args, error))
 
-        if is_disk_full(error):  # also a write outside the per-batch checks, or a shard that cannot open
-            message = error if isinstance(error, DiskFullError) else disk_full_error(_settings(args).data_dir)
-        elif isinstance(error, loaded_error_classes(EXPECTED_ERRORS)):
-            message = error
-        else:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+
+def _disk_full(args: argparse.Namespace, error: BaseException) -> BaseException | None:
+    """The one disk-full line for a write that failed outside the per-batch checks, or a shard that cannot open."""
+    from shared.disk import DiskFullError, disk_full_error, is_disk_full
+
+    if not is_disk_full(error):
+        return None
+    return error if isinstance(error, DiskFullError) else disk_full_error(_settings(args).data_dir)

@@ -22,6 +22,7 @@ from ingest.disk_budget import DiskBudget, product_bytes
 from shared.catalog import Catalog, InvalidProductError, ModelIdentity, check_product_row
 from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, Product, ProductTable
 from shared.embedding import encode_image_batch
+from shared.errors import FashionSearchError
 from shared.models import LoadedModel
 from shared.product_fields import left_out_report
 from shared.vector_store import VectorPoint, VectorStore
@@ -29,7 +30,7 @@ from ingest.consistency import WriterLease, claim_collection, repair
 from ingest.loader import DecodedBatch, ProductImages, default_workers, product_loader
 
 
-class IngestError(RuntimeError):
+class IngestError(FashionSearchError, RuntimeError):
     """An ingest that must not start; the message names the input and the fix."""
 
 

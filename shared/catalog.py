@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.datasets import ATTRIBUTE_FIELDS
+from shared.errors import FashionSearchError
 
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
 _SCHEMA_LOCK_KEY = 0x66617368  # PostgreSQL advisory lock held while creating the schema ("fash")
@@ -49,11 +50,11 @@ _DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
 _INTEGER_BITS = {SmallInteger: 16, BigInteger: 64, Integer: 32}  # most specific type first
 
 
-class CatalogError(RuntimeError):
+class CatalogError(FashionSearchError, RuntimeError):
     """The catalog database cannot be opened or written; the message names the URL."""
 
 
-class InvalidProductError(ValueError):
+class InvalidProductError(FashionSearchError, ValueError):
     """A product row that no catalog column can hold; the message names the field and the limit."""
 
 

@@ -1,5 +1,5 @@
 """What the command-line entry points share: cheap checks that run before any heavy import,
-and the expected errors they turn into one line.
+and ``run_cli``, which turns the expected errors (``FashionSearchError``) into one line and exit 2.
 
 torch, open_clip, datasets and the Qdrant clients take seconds and about a gigabyte to
 import, so ``--help``, a bad argument or a missing dataset path must be answered
@@ -8,32 +8,56 @@ before any of them is loaded (measured in benchmarks/bench_startup.py).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.disk import existing_ancestor
+from shared.errors import FashionSearchError
 
 HEAVY_MODULES: tuple[str, ...] = ("torch", "open_clip", "datasets", "qdrant_edge", "qdrant_client")
 """Modules that must not be imported to print --help or an argument error."""
 _LOCAL_SUFFIXES = (".parquet", ".csv")
 
 
-def loaded_error_classes(names: Sequence[str]) -> tuple[type[BaseException], ...]:
-    """The exception classes among ``"module:Class"`` names whose module is already imported.
+BUILTIN_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, RuntimeError)
+"""What the fine-tuning commands have always printed as one line besides FashionSearchError: their option
+checks raise ValueError, and torch reports a failed run (say, out of memory) as a RuntimeError."""
+ERROR_EXIT = 2
+"""The exit status of a command that failed with an expected error (argparse's, for a bad argument)."""
 
-    Used as ``except loaded_error_classes(EXPECTED) as error:``; the tuple is built only
-    when an exception is being matched, and a class whose module was never imported
-    cannot have been raised, so nothing heavy is imported just to catch errors.
+
+def fail(message: object) -> int:
+    """Print ``error: message`` (one line) and return ERROR_EXIT, for a problem found before the work starts."""
+    print(f"error: {message}", file=sys.stderr)
+    return ERROR_EXIT
+
+
+def run_cli(
+    body: Callable[[], object],
+    *,
+    also: tuple[type[BaseException], ...] = (),
+    describe: Callable[[BaseException], object] | None = None,
+) -> int:
+    """Run a command's body: the exit status it returns (0 when it returns no int), or ERROR_EXIT after
+    printing ``error: ...``.
+
+    A ``FashionSearchError`` (and any class in ``also``) is expected: its one-line message is printed after
+    the live progress bars are ended. ``describe`` may give any other exception a message (say, a disk
+    that filled up under a library); where it returns None, the exception propagates with its traceback.
     """
-    classes: list[type[BaseException]] = []
-    for name in names:
-        module_name, class_name = name.split(":")
-        if module_name in sys.modules:
-            classes.append(getattr(importlib.import_module(module_name), class_name))
-    return tuple(classes)
+    try:
+        code = body()
+    except Exception as error:
+        message = describe(error) if describe is not None else None
+        if message is None and isinstance(error, (FashionSearchError, *also)):
+            message = error
+        if message is None:
+            raise
+        close_progress_bars()
+        return fail(message)
+    return code if isinstance(code, int) else 0
 
 
 def looks_like_local_path(source: str) -> bool:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shared.product_fields import RowIndex, canonical_spellings, clean_attribute, index_rows
+from shared.errors import FashionSearchError
 
 ID_COLUMN = "id"
 IMAGE_COLUMN = "image"
@@ -44,7 +45,7 @@ ATTRIBUTE_FIELDS: tuple[str, ...] = (*KEYWORD_FIELDS, "year", NAME_FIELD)
 """Every catalog attribute a product may carry; any of them may be absent."""
 
 
-class DatasetError(ValueError):
+class DatasetError(FashionSearchError, ValueError):
     """A dataset that cannot be read; the message names the input and the fix."""
 
 

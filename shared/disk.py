@@ -17,6 +17,8 @@ import os
 import shutil
 from pathlib import Path
 
+from shared.errors import FashionSearchError
+
 MB = 1 << 20
 DEFAULT_MIN_FREE_MB = 50
 MIN_FREE_ENV = "FASHION_MIN_FREE_MB"
@@ -26,7 +28,7 @@ _FILLING_FILESYSTEMS = {"tmpfs", "ramfs"}
 """Filesystems on which mapping a sparse file's hole allocates it (so opening a shard uses space)."""
 
 
-class DiskSpaceError(OSError):
+class DiskSpaceError(FashionSearchError, OSError):
     """A free-space check that cannot pass: a full disk, or a bad FASHION_MIN_FREE_MB."""
 
 

@@ -22,23 +22,6 @@ from shared.models import LoadedModel
 from shared.models.tokenizer import length_buckets
 
 
-class DeviceError(RuntimeError):
-    """The requested device is not available; one line naming it and the fix."""
-
-
-def resolve_device(spec: str | torch.device = "auto") -> torch.device:
-    """"auto" -> cuda when available else cpu; "cuda" without a GPU -> DeviceError."""
-    text = str(spec).strip().lower()
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if text.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(f"device {spec!r} requested but no CUDA GPU is available; use --device cpu or auto")
-    try:
-        return torch.device(text)
-    except RuntimeError as exc:
-        raise DeviceError(f"unknown device {spec!r}; use auto, cpu or cuda") from exc
-
-
 def autocast_dtype(device: torch.device, model: nn.Module | None = None) -> torch.dtype | None:
     """bf16 on CUDA (cosine to fp32 >= 0.99 measured for both towers), None (fp32) on CPU."""
     choice = os.environ.get("FASHION_AUTOCAST", "").strip().lower()

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared.errors import FashionSearchError
 from shared.search_types import RetrieverError
 
 MAX_PIXELS = 40_000_000
@@ -39,7 +40,7 @@ ImageInput = str | Path | Image.Image | bytes
 """A query image: a file path, encoded bytes or a PIL image (an open binary file works too)."""
 
 
-class ImageError(ValueError):
+class ImageError(FashionSearchError, ValueError):
     """Data that is not a usable image; the message says why."""
 
 

@@ -19,13 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from shared.errors import FashionSearchError
+
 MAX_PRODUCT_ID = 2**63 - 1
 """Largest product id: the SQL catalog stores ids as signed 64-bit integers."""
 _DECIMAL_TEXT = re.compile(r"^(-?)([0-9]+)(?:\.([0-9]*))?$")
 _MISSING_TEXTS = frozenset({"", "nan", "none", "null"})
 
 
-class ProductIdError(ValueError):
+class ProductIdError(FashionSearchError, ValueError):
     """A value that is not a product id; the message says why."""
 
 

@@ -1,4 +1,7 @@
-"""Process-wide runtime tuning for CPU inference and training.
+"""The process's runtime: the device a model runs on, and allocator tuning for CPU inference and training.
+
+``resolve_device`` imports torch only when called, so a command line can import this module for
+``tune_allocator`` and still answer ``--help`` without torch.
 
 glibc's malloc hands every large tensor buffer back to the kernel (mmap/munmap)
 and trims the heap after each free, so a CPU forward pass spends much of its time
@@ -15,12 +18,39 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from typing import TYPE_CHECKING
+
+from shared.errors import FashionSearchError
+
+if TYPE_CHECKING:
+    import torch
 
 THRESHOLD_BYTES = 1 << 30
 """1 GiB: allocations under it come from (and return to) the heap, which is not trimmed below it."""
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _tuned = False
+
+
+class DeviceError(FashionSearchError, RuntimeError):
+    """The requested device is not available; one line naming it and the fix."""
+
+
+def resolve_device(spec: str | torch.device = "auto") -> torch.device:
+    """"auto" -> cuda when available else cpu; "cuda" without a GPU -> DeviceError."""
+    import torch
+
+    if isinstance(spec, torch.device):
+        return spec
+    text = str(spec).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError(f"device {spec!r} requested but no CUDA GPU is available; use --device cpu or auto")
+    try:
+        return torch.device(text)
+    except RuntimeError as exc:
+        raise DeviceError(f"unknown device {spec!r}; use auto, cpu or cuda") from exc
 
 
 def tune_allocator(threshold: int = THRESHOLD_BYTES) -> bool:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.datasets import ATTRIBUTE_FIELDS, NAME_FIELD
+from shared.errors import FashionSearchError
 
 
-class RetrieverError(RuntimeError):
+class RetrieverError(FashionSearchError, RuntimeError):
     """The retriever cannot serve this request; the message names the input and the fix."""
 
 

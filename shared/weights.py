@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from shared.errors import FashionSearchError
+
 FORMAT = "fashion-clip-weights/1"
 _FIX = "use a .pt file written by `python -m finetune` (or by torch.save(model.state_dict(), PATH))"
 _HASH_CACHE_SIZE = 32
@@ -33,7 +35,7 @@ RACY_WINDOW_NS = 2_000_000_000
 file-system timestamp tick (coarse on some file systems, 2 s on FAT) would leave size and mtime unchanged."""
 
 
-class WeightsError(ValueError):
+class WeightsError(FashionSearchError, ValueError):
     """A weights file cannot be written or read; the message names the path and the fix."""
 
 

@@ -13,9 +13,9 @@ import pytest
 from shared.commands import (
     HEAVY_MODULES,
     close_progress_bars,
-    loaded_error_classes,
     looks_like_local_path,
     missing_dataset_message,
+    run_cli,
     unwritable_dir_message,
 )
 
@@ -99,8 +99,26 @@ def test_unwritable_dir_is_found_without_creating_it(tmp_path: Path) -> None:
     assert message is not None and "not a directory" in message and "--output-dir" in message
 
 
-def test_only_error_classes_of_imported_modules_are_caught() -> None:
-    assert loaded_error_classes(["json:JSONDecodeError", "no_such_module_here:Error"]) == (json.JSONDecodeError,)
+def test_run_cli_turns_a_project_error_into_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.errors import FashionSearchError
+
+    def broken() -> None:
+        raise FashionSearchError("it broke; fix it")
+
+    assert run_cli(broken) == 2
+    assert capsys.readouterr().err == "error: it broke; fix it\n"
+    assert run_cli(lambda: 3) == 3 and run_cli(lambda: {"a": 1}) == 0
+
+
+def test_run_cli_lets_unexpected_errors_through(capsys: pytest.CaptureFixture[str]) -> None:
+    def broken() -> None:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        run_cli(broken)
+    assert run_cli(broken, also=(LookupError,)) == 2
+    assert run_cli(broken, describe=lambda error: f"described {error}") == 2
+    assert capsys.readouterr().err.splitlines() == ["error: 'bug'", "error: described 'bug'"]
 
 
 def test_open_progress_bars_are_ended(capsys: pytest.CaptureFixture[str]) -> None:

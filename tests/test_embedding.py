@@ -6,12 +6,10 @@ import torch
 from PIL import Image
 
 from shared.embedding import (
-    DeviceError,
     autocast_dtype,
     encode_image_batch,
     encode_pil_images,
     encode_texts,
-    resolve_device,
 )
 from shared.models import LoadedModel, load_model
 
@@ -20,18 +18,6 @@ from shared.models import LoadedModel, load_model
 def _images() -> list[Image.Image]:
     colours = [(200, 30, 30), (30, 60, 200), (30, 160, 60), (20, 20, 20), (230, 200, 20)]
     return [Image.new("RGB", (60, 80), colour) for colour in colours]
-
-
-def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device("auto") == torch.device("cpu")
-    assert resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(DeviceError, match="no CUDA GPU is available; use --device cpu"):
-        resolve_device("cuda")
-    with pytest.raises(DeviceError, match="unknown device 'gpu0'"):
-        resolve_device("gpu0")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert resolve_device("auto") == torch.device("cuda")
 
 
 def test_autocast_choice(monkeypatch: pytest.MonkeyPatch) -> None:

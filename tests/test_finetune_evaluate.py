@@ -9,7 +9,8 @@ import torch
 
 from finetune.checkpoints import append_log
 from finetune.data import decode_products
-from finetune.evaluate import embed_gallery, main
+from finetune.evaluate import main
+from finetune.evaluation import embed_gallery
 from shared.datasets import open_products
 from shared.models import load_model
 from shared.weights import save_weights

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from finetune.interpolate import interpolate_files, interpolate_state, main
+from finetune.interpolate import main
+from finetune.wise_ft import interpolate_files, interpolate_state
 from shared.models import load_model
 from shared.weights import WeightsError, read_weights, save_weights
 

@@ -15,7 +15,8 @@ from finetune.checkpoints import read_log
 from finetune.config import TrainConfig
 from finetune.optim import tower_of
 from finetune.towers import lock_text_tower, text_layers
-from finetune.train import PairEncoder, TrainResult, _step, train
+from finetune.pair_encoder import PairEncoder, contrastive_step
+from finetune.train import TrainResult, train
 from shared.models import LoadedModel, load_model
 from shared.weights import WeightsError, read_weights, save_weights
 from tests.synthetic import make_rows, write_parquet
@@ -110,7 +111,7 @@ def test_accumulation_keeps_the_whole_batch_as_negatives() -> None:
     def gradients(micro: int) -> dict[str, torch.Tensor]:
         model.zero_grad()
         chunks = [(images[i : i + micro], captions[i : i + micro]) for i in range(0, 8, micro)]
-        _step(encoder, chunks, torch.device("cpu"))
+        contrastive_step(encoder, chunks, torch.device("cpu"))
         return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     whole, accumulated = gradients(8), gradients(4)

@@ -70,6 +70,32 @@ def test_weights_round_trip_through_load_model(tiny: LoadedModel, tmp_path: Path
     assert identity.weights_sha256 == sha and identity.embedding_dim == 32
 
 
+def test_a_load_reads_and_hashes_its_weights_file_once_and_keeps_its_metadata(
+    tiny: LoadedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shared.weights
+
+    path = tmp_path / "tiny.pt"
+    sha = save_weights(path, tiny.model, "tiny-test", metadata={"training": {"seed": 3}})
+    calls = {"load": 0, "hash": 0}
+    real_load, real_hash = torch.load, shared.weights.file_sha256
+
+    def counted_load(*args: object, **kwargs: object) -> object:
+        calls["load"] += 1
+        return real_load(*args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_hash(*args: object) -> str:
+        calls["hash"] += 1
+        return real_hash(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shared.weights.torch, "load", counted_load)
+    monkeypatch.setattr(shared.weights, "file_sha256", counted_hash)
+    loaded = load_model("tiny-test", weights=path)
+    assert calls["load"] == 1 and calls["hash"] <= 1  # hashed once, or not at all when cached from the save
+    assert loaded.weights_sha256 == sha and loaded.weights_metadata == {"training": {"seed": 3}}
+    assert load_model("tiny-test", None).weights_metadata == {}
+
+
 def test_bare_state_dict_needs_the_right_name(tiny: LoadedModel, tmp_path: Path) -> None:
     path = tmp_path / "bare.pt"
     torch.save(tiny.model.state_dict(), path)

@@ -3,7 +3,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from shared.runtime import tune_allocator
+import pytest
+import torch
+
+from shared.errors import FashionSearchError
+from shared.runtime import DeviceError, resolve_device, tune_allocator
 
 
 def test_allocator_tuning_can_be_disabled() -> None:
@@ -42,3 +46,20 @@ def test_tuned_allocator_reuses_activation_buffers() -> None:
     untuned = _page_faults_of_three_forwards(tune=False)
     assert untuned > 30_000
     assert _page_faults_of_three_forwards(tune=True) < untuned / 10
+
+
+def test_resolve_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(DeviceError, match="no CUDA GPU is available; use --device cpu"):
+        resolve_device("cuda")
+    with pytest.raises(DeviceError, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_device_error_is_a_project_error() -> None:
+    assert issubclass(DeviceError, FashionSearchError) and issubclass(DeviceError, RuntimeError)
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")

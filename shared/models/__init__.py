@@ -4,7 +4,9 @@ Names: ``ViT-B-32-quickgelu`` (pretrained ``openai``), ``lite`` (EfficientNet-Li
 weights), any open_clip name, and tiny random test configs ``tiny-test`` / ``tiny-hf-test``.
 """
 
-from shared.models.loading import DEFAULT, LITE_TAG, LoadedModel, ModelLoadError, load_model
+from shared.models.building import DEFAULT, LITE_TAG
+from shared.models.loaded import LoadedModel, ModelLoadError
+from shared.models.loading import load_model
 from shared.models.registry import config_name, known_model_names, register_configs
 
 register_configs()

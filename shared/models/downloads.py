@@ -19,11 +19,13 @@ from urllib.parse import urlparse
 
 from open_clip.pretrained import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME, download_pretrained, get_pretrained_cfg
 
+from shared.errors import FashionSearchError
+
 PROBE_TIMEOUT_S = 4.0
 OFFLINE_HINT = "on a machine without internet use --model lite, or --weights PATH to a saved weights file"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(FashionSearchError, RuntimeError):
     """Weights or a hub model cannot be fetched; the message says why, without the caller's prefix."""
 
 

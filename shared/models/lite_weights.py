@@ -13,8 +13,10 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from shared.errors import FashionSearchError
 
-class LiteWeightsError(RuntimeError):
+
+class LiteWeightsError(FashionSearchError, RuntimeError):
     """The EfficientNet-Lite0 weights are missing or do not fit the trunk."""
 
 

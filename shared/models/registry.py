@@ -14,6 +14,8 @@ from typing import Any
 
 import open_clip
 
+from shared.errors import FashionSearchError
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 # user-facing name -> open_clip config name
@@ -28,7 +30,7 @@ PREPROCESS_OVERRIDES: dict[str, dict[str, Any]] = {
 _registered = False
 
 
-class ConfigError(ValueError):
+class ConfigError(FashionSearchError, ValueError):
     """A model config cannot be resolved (unknown placeholder, missing package)."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from shared.errors import FashionSearchError
 
-class StoreError(RuntimeError):
+
+class StoreError(FashionSearchError, RuntimeError):
     """A vector-store operation that failed; the message names the cause and the fix."""
 
 
