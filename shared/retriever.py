@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from shared.catalog import Catalog, ModelIdentity
+from shared.catalog import Catalog
+from shared.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits, find_image
 from shared.embedding import encode_pil_images, encode_texts
 from shared.images import decode_image, prepare_image
 from shared.models import LoadedModel
@@ -103,11 +104,13 @@ class FashionRetriever:
         self.identity = self._recorded_identity()
         self.loaded = self._load_model(self.identity)
         dim = store.vector_size(self.collection)
-        if dim is not None and dim != self.loaded.embed_dim:
+        try:  # the model is the recorded one: only the vectors' size is left to check
+            check_fits(self.loaded.identity(), CollectionFacts(self.collection, vector_size=dim))
+        except MisfitError:
             raise RetrieverError(
                 f"model {self.identity.model_name} makes {self.loaded.embed_dim}-d vectors but collection "
                 f"{self.collection!r} holds {dim}-d ones; re-ingest with --recreate"
-            )
+            ) from None
 
     def _recorded_identity(self) -> ModelIdentity:
         identity = self.catalog.model_of(self.collection)
@@ -241,10 +244,7 @@ class FashionRetriever:
 
     def _image_file(self, product_id: int, recorded: str | None) -> str | None:
         """The recorded image path if it exists from here, else the one under this data dir."""
-        if recorded and Path(recorded).is_file():
-            return recorded
-        local = self.settings.images_dir / self.collection / f"{product_id}.jpg"
-        return str(local) if local.is_file() else recorded
+        return find_image(recorded, self.settings.images_dir, self.collection, product_id)
 
     def _search_vector(
         self,

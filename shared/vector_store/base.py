@@ -17,13 +17,13 @@ from typing import Any, Optional, TypeAlias, Union
 
 import numpy as np
 
-from shared.datasets import KEYWORD_FIELDS
+from shared.product_schema import filter_fields
 from shared.product_fields import MAX_PRODUCT_ID
 
 DENSE_VECTOR = "image"
 SPARSE_VECTOR = "name_bm25"
 YEAR_FIELD = "year"
-FILTER_FIELDS: tuple[str, ...] = (*KEYWORD_FIELDS, YEAR_FIELD)
+FILTER_FIELDS: tuple[str, ...] = filter_fields()
 """Payload fields that can be filtered and faceted (each has a payload index)."""
 RRF_K = 60
 """Reciprocal-rank-fusion constant used by hybrid (keyword) search in both backends."""
