@@ -77,44 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def collection_status(settings: Settings, store: VectorStore, catalog: Catalog | None) -> list[dict[str, Any]]:
-    """Each collection's counts and model; ``catalog`` is None where no catalog was written yet."""
-    from ingest.consistency import Difference, compare, store_location
-
-    rows = []
-    location = store_location(store, catalog) if catalog else None
-    names = set(catalog.collections()) if catalog else set()
-    for name in sorted(names | {settings.collection}):
-        run = catalog.latest_run(name) if catalog else None
-        exists = store.collection_exists(name)
-        if run is None and not exists:
-            continue
-        vectors = _open_collection(store, settings, name) if exists else 0
-        if catalog is not None:
-            difference = compare(store, catalog, name)
-        else:  # no catalog written yet: every vector lacks its row
-            difference = Difference(frozenset(store.all_ids(name)) if exists else frozenset(), frozenset())
-        owner = catalog.store_of(name) if catalog else None
-        rows.append(
-            {
-                "collection": name,
-                "products": catalog.count(name) if catalog else 0,
-                "vectors": vectors,
-                "model": run.model_name if run else None,
-                "pretrained": run.pretrained if run else None,
-                "weights_sha256": run.weights_sha256 if run else None,
-                "embedding_dim": run.embedding_dim if run else None,
-                "backend": store.backend,
-                "last_run_finished": bool(run and run.finished_at),
-                "vectors_without_rows": len(difference.vectors_without_rows),
-                "rows_without_vectors": len(difference.rows_without_vectors),
-                "in_step": difference.in_step,
-                "rows_of_other_store": owner if owner not in (None, location) else None,
-            }
-        )
-    return rows
-
-
 def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -142,18 +104,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, qdrant_url=args.qdrant, collection=args.collection)
 
 
-def _open_collection(store: VectorStore, settings: Settings, name: str) -> int:
-    """Open an existing collection and count its vectors. This takes the embedded store's lock, so a
-    store in use by another process is refused here. Opening a shard writes through memory maps (a new
-    WAL segment, the holes of its sparse files), and a mapped write that the disk cannot back is a "Bus
-    error", on a full ext4 as on tmpfs; so the reserve plus the holes must be free first."""
-    if store.backend == "edge":
-        from shared.disk import check_free_space, sparse_hole_bytes
-
-        check_free_space(settings.edge_dir, sparse_hole_bytes(settings.edge_dir / name, any_filesystem=True))
-    return store.count(name)
-
-
 def _status_catalog_url(settings: Settings) -> str | None:
     """The catalog opened read-only for --status (SQLite), None where no catalog was written yet."""
     if settings.database_url:
@@ -165,6 +115,7 @@ def _status_catalog_url(settings: Settings) -> str | None:
 def run_status(args: argparse.Namespace) -> int:
     """Print each collection's counts; reads only, and creates nothing (not even the data dir)."""
     from shared.catalog import Catalog
+    from shared.collection import collection_status
     from shared.vector_store import open_store
 
     settings = _settings(args)
@@ -193,6 +144,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     is created, and the first two before the model's seconds of loading.
     """
     from shared.catalog import Catalog
+    from shared.collection import open_collection
     from shared.datasets import open_products
     from shared.disk import check_free_space
     from shared.vector_store import open_store
@@ -201,7 +153,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     store = open_store(settings)
     try:
         if store.collection_exists(settings.collection):
-            _open_collection(store, settings, settings.collection)  # takes the lock, or fails now
+            open_collection(store, settings, settings.collection)  # takes the lock, or fails now
         table = open_products(args.dataset, args.limit)
         model = _load_model(args)
         check_free_space(settings.data_dir, 0)  # the reserve, before the first write

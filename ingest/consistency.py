@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from sqlalchemy import text
 
 from shared.catalog import Catalog, CatalogError
+from shared.collection import EDGE_PREFIX, Difference, compare, sqlite_folder, store_location
 from shared.vector_store import VectorStore
 
 try:  # POSIX only; elsewhere every ingest counts as the only one
@@ -34,28 +33,9 @@ try:  # POSIX only; elsewhere every ingest counts as the only one
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-EDGE_PREFIX = "edge:"
-SERVER_PREFIX = "server:"
 LEASE_CLASS = 0x66617368  # first key of the PostgreSQL advisory locks of ingest leases
 
-
-@dataclass(frozen=True)
-class Difference:
-    """Product ids that one side holds and the other does not."""
-
-    vectors_without_rows: frozenset[int]
-    rows_without_vectors: frozenset[int]
-
-    @property
-    def in_step(self) -> bool:
-        return not self.vectors_without_rows and not self.rows_without_vectors
-
-
-def compare(store: VectorStore, catalog: Catalog, collection: str) -> Difference:
-    """How the collection's vector ids and catalog ids differ (an absent collection holds no vectors)."""
-    stored = store.all_ids(collection) if store.collection_exists(collection) else set()
-    catalogued = catalog.product_ids(collection)
-    return Difference(frozenset(stored - catalogued), frozenset(catalogued - stored))
+__all__ = ["Difference", "WriterLease", "claim_collection", "compare", "repair", "store_location"]
 
 
 class WriterLease:
@@ -77,7 +57,7 @@ class WriterLease:
             if not self.sole:
                 self._pg("SELECT pg_advisory_lock_shared(:c, :k)")
             return
-        folder = _sqlite_folder(catalog)
+        folder = sqlite_folder(catalog)
         if folder is None or fcntl is None:
             self.sole = True
             return
@@ -135,38 +115,12 @@ def repair(store: VectorStore, catalog: Catalog, collection: str, lease: WriterL
     return difference
 
 
-def _sqlite_folder(catalog: Catalog) -> Path | None:
-    """The folder of a SQLite catalog file (the store is recorded relative to it), else None."""
-    database = catalog.engine.url.database
-    if catalog.engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    if database.startswith("file:"):  # a URI filename, as --status opens the catalog read-only
-        database = unquote(database[len("file:") :].split("?", 1)[0])
-    return Path(database).resolve().parent
-
-
-def store_location(store: VectorStore, catalog: Catalog) -> str:
-    """Where the store lives, as the catalog records it.
-
-    An embedded store is recorded by its folder, relative to a SQLite catalog's own
-    folder (so a data dir that is moved or copied whole still matches) and absolute
-    otherwise; a server by its URL.
-    """
-    if store.backend == "edge":
-        root = Path(getattr(store, "root")).resolve()
-        base = _sqlite_folder(catalog)
-        return EDGE_PREFIX + (os.path.relpath(root, base) if base is not None else str(root))
-    if store.backend == "server":
-        return SERVER_PREFIX + str(getattr(store, "location"))
-    return f"{store.backend}:{store!r}"
-
-
 def _recorded_store_is_gone(location: str, catalog: Catalog, collection: str) -> bool:
     """Whether a recorded embedded store no longer holds the collection (its folder was moved or deleted)."""
     if not location.startswith(EDGE_PREFIX):
         return False
     folder = Path(location[len(EDGE_PREFIX) :])
-    base = _sqlite_folder(catalog)
+    base = sqlite_folder(catalog)
     if not folder.is_absolute() and base is not None:
         folder = base / folder
     return not (folder / collection).is_dir()

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from shared.collection import image_file
 from shared.datasets import Product, ProductTable
 from shared.images import ImageError, decode_image
 from shared.workers import worker_loader_options
@@ -66,7 +67,7 @@ class ProductImages(Dataset[tuple[Product, str | None, torch.Tensor | None, str 
             pixels = self.transform(image)
         except ImageError as error:
             return product, None, None, str(error)
-        path = self.images_dir / f"{product.id}.jpg"
+        path = image_file(self.images_dir, product.id)
         if (product.image or b"")[:3] == b"\xff\xd8\xff":  # JPEG already: keep the original bytes
             _write_atomically(path, product.image or b"")
         elif not path.is_file():

@@ -19,12 +19,14 @@ from typing import Any
 from tqdm import tqdm
 
 from ingest.disk_budget import DiskBudget, product_bytes
-from shared.catalog import Catalog, InvalidProductError, ModelIdentity, check_product_row
-from shared.datasets import KEYWORD_FIELDS, NAME_FIELD, Product, ProductTable
+from shared.catalog import Catalog, InvalidProductError, check_product_row
+from shared.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits, collection_images
+from shared.datasets import Product, ProductTable
 from shared.embedding import encode_image_batch
 from shared.errors import FashionSearchError
 from shared.models import LoadedModel
 from shared.product_fields import left_out_report
+from shared.product_schema import payload_of
 from shared.vector_store import VectorPoint, VectorStore
 from ingest.consistency import WriterLease, claim_collection, repair
 from ingest.loader import DecodedBatch, ProductImages, default_workers, product_loader
@@ -83,26 +85,12 @@ class IngestSummary:
         return text + left_out_report(self.rejected, self.duplicates)
 
 
-def payload_of(attributes: dict[str, Any]) -> dict[str, Any]:
-    """The filterable payload stored with a vector: keyword fields, year and display name."""
-    keys = (*KEYWORD_FIELDS, "year", NAME_FIELD)
-    return {key: attributes[key] for key in keys if key in attributes}
-
-
 def check_model_fits(store: VectorStore, catalog: Catalog, collection: str, model: ModelIdentity) -> None:
     """Refuse to mix vectors of two models in one collection."""
-    recorded = catalog.model_of(collection)
-    if recorded is not None and not recorded.same_model(model):
-        raise IngestError(
-            f"collection {collection!r} holds vectors of {recorded.describe()}, not {model.describe()}; "
-            "pass --recreate to replace them, or --collection NAME for a new collection"
-        )
-    size = store.vector_size(collection) if store.collection_exists(collection) else None
-    if size is not None and size != model.embedding_dim:
-        raise IngestError(
-            f"collection {collection!r} holds {size}-d vectors but the model makes {model.embedding_dim}-d ones; "
-            "pass --recreate to replace them, or --collection NAME for a new collection"
-        )
+    try:
+        check_fits(model, CollectionFacts.read(store, catalog, collection))
+    except MisfitError as misfit:
+        raise IngestError(f"{misfit}; pass --recreate to replace them, or --collection NAME for a new collection") from None
 
 
 def _checked_rows(batch: DecodedBatch, failed: dict[int, str]) -> tuple[list[int], list[Product], list[dict[str, Any]]]:
@@ -176,7 +164,7 @@ def _ingest(
     budget.check(prefetched)
     run_id = catalog.start_run(collection, identity, options.dataset, store.backend, summary.requested)
 
-    images_dir = options.images_dir / collection
+    images_dir = collection_images(options.images_dir, collection)
     images_dir.mkdir(parents=True, exist_ok=True)
     loader = product_loader(
         ProductImages(table, pending, model.image_transform, images_dir), options.batch_size, workers if pending else 0

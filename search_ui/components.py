@@ -11,12 +11,15 @@ from PIL import Image
 
 from search_ui.state import FILTER_FIELDS, PAGE_SIZES, SORT_OPTIONS, active_filters, show_similar, without
 from shared.images import ImageError, as_pil
+from shared.product_schema import YEAR_FIELD, labels
 from shared.retriever import FashionRetriever
 from shared.search_types import SearchResult
 
 MAX_UPLOAD_MB = 10
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 GRID_COLUMNS = 6
+FIELD_LABELS = labels()
+"""Field name -> label, from the product schema."""
 KEY_ATTRIBUTES = ("gender", "articleType", "baseColour", "season", "usage", "year")
 
 
@@ -39,7 +42,7 @@ def sidebar(retriever: FashionRetriever) -> dict[str, Any]:
     if len(years) > 1:
         st.session_state["year_bounds"] = (years[0], years[-1])
         st.session_state.setdefault("filter_year", (years[0], years[-1]))
-        st.sidebar.slider("Year", years[0], years[-1], key="filter_year")
+        st.sidebar.slider(FIELD_LABELS[YEAR_FIELD], years[0], years[-1], key="filter_year")
     st.sidebar.header("Results")
     st.session_state.setdefault("threshold", 0.0)
     threshold = st.sidebar.slider(

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from shared.product_schema import sidebar_filters
 from shared.retriever import FashionRetriever
 from shared.runtime import tune_allocator
 from shared.settings import Settings
@@ -22,16 +23,8 @@ from shared.vector_store import YearRange
 IDLE_RELEASE_S = 15.0
 """Seconds without a query after which the page lets go of the embedded store."""
 PAGE_SIZES = (12, 24, 48)
-FILTER_FIELDS: tuple[tuple[str, str], ...] = (
-    ("gender", "Gender"),
-    ("masterCategory", "Category"),
-    ("subCategory", "Subcategory"),
-    ("articleType", "Article type"),
-    ("baseColour", "Colour"),
-    ("season", "Season"),
-    ("usage", "Usage"),
-)
-"""Sidebar filters in display order: gender and category first."""
+FILTER_FIELDS: tuple[tuple[str, str], ...] = sidebar_filters()
+"""Sidebar filters (field, label) in display order: the product schema's, gender and category first."""
 SORT_OPTIONS = ("Relevance", "Name (A-Z)", "Year (newest first)")
 LOCKED_MESSAGE = (
     "The embedded store is busy: an ingest is writing to it. Search again when it finishes, "

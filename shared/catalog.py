@@ -5,7 +5,8 @@ collections (say, one per model) and each matches its vector-store collection id
 for id. The default URL is ``sqlite:///<data dir>/catalog.db``; any SQLAlchemy
 URL works (PostgreSQL: ``postgresql+psycopg://...`` with the ``postgres`` extra).
 
-Rows are checked against the column definitions before any write
+The tables live in ``shared.catalog_tables`` (the product columns derive from the
+product schema); rows are checked against the column definitions before any write
 (:func:`check_product_row`), so every database accepts the same rows. Each
 collection records which vector store it belongs to (``collection_stores``), so
 two data dirs sharing one database cannot clean up each other's rows. The schema
@@ -16,173 +17,44 @@ database at once do not race.
 from __future__ import annotations
 
 import json
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Integer,
-    SmallInteger,
-    String,
-    Text,
-    create_engine,
-    delete,
-    event,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import create_engine, delete, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from shared.datasets import ATTRIBUTE_FIELDS
 from shared.errors import FashionSearchError
+from shared.catalog_tables import (
+    Base,
+    CollectionStore,
+    IngestRun,
+    InvalidProductError,
+    ProductRecord,
+    check_product_row,
+)
+from shared.collection import ModelIdentity
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "CollectionStore",
+    "IngestRun",
+    "InvalidProductError",
+    "ModelIdentity",
+    "ProductRecord",
+    "check_product_row",
+]
 
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
 _SCHEMA_LOCK_KEY = 0x66617368  # PostgreSQL advisory lock held while creating the schema ("fash")
 _DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
-_INTEGER_BITS = {SmallInteger: 16, BigInteger: 64, Integer: 32}  # most specific type first
 
 
 class CatalogError(FashionSearchError, RuntimeError):
     """The catalog database cannot be opened or written; the message names the URL."""
-
-
-class InvalidProductError(FashionSearchError, ValueError):
-    """A product row that no catalog column can hold; the message names the field and the limit."""
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class ProductRecord(Base):
-    """One product of one collection: every catalog attribute and its image path."""
-
-    __tablename__ = "products"
-
-    collection: Mapped[str] = mapped_column(String(255), primary_key=True)
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    productDisplayName: Mapped[str | None] = mapped_column(Text)
-    gender: Mapped[str | None] = mapped_column(String(64), index=True)
-    masterCategory: Mapped[str | None] = mapped_column(String(128), index=True)
-    subCategory: Mapped[str | None] = mapped_column(String(128), index=True)
-    articleType: Mapped[str | None] = mapped_column(String(128), index=True)
-    baseColour: Mapped[str | None] = mapped_column(String(64))
-    season: Mapped[str | None] = mapped_column(String(32))
-    year: Mapped[int | None] = mapped_column(Integer)
-    usage: Mapped[str | None] = mapped_column(String(64))
-    image_path: Mapped[str | None] = mapped_column(Text)
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id}
-        for key in ATTRIBUTE_FIELDS:
-            value = getattr(self, key)
-            if value is not None:
-                data[key] = value
-        data["image_path"] = self.image_path
-        return data
-
-
-class CollectionStore(Base):
-    """Which vector store a collection's rows belong to (see ``Catalog.claim_collection``)."""
-
-    __tablename__ = "collection_stores"
-
-    collection: Mapped[str] = mapped_column(String(255), primary_key=True)
-    store: Mapped[str] = mapped_column(Text)
-
-
-class IngestRun(Base):
-    """One run of ``python -m ingest``; ``finished_at`` is empty for an interrupted run."""
-
-    __tablename__ = "ingest_runs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    collection: Mapped[str] = mapped_column(String(255), index=True)
-    model_name: Mapped[str] = mapped_column(String(255))
-    pretrained: Mapped[str | None] = mapped_column(String(255))
-    weights_path: Mapped[str | None] = mapped_column(Text)
-    weights_sha256: Mapped[str | None] = mapped_column(String(64))
-    embedding_dim: Mapped[int] = mapped_column(Integer)
-    dataset: Mapped[str] = mapped_column(Text)
-    backend: Mapped[str] = mapped_column(String(32))
-    requested: Mapped[int] = mapped_column(Integer, default=0)
-    ingested: Mapped[int] = mapped_column(Integer, default=0)
-    skipped: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
-    failed_ids: Mapped[str] = mapped_column(Text, default="[]")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which model made a collection's vectors: queries must use the same one."""
-
-    model_name: str
-    pretrained: str | None
-    weights_path: str | None
-    weights_sha256: str | None
-    embedding_dim: int
-
-    def same_model(self, other: "ModelIdentity") -> bool:
-        if self.weights_sha256 or other.weights_sha256:
-            return self.weights_sha256 == other.weights_sha256
-        return (self.model_name, self.pretrained) == (other.model_name, other.pretrained)
-
-    def describe(self) -> str:
-        if self.weights_sha256:
-            return f"{self.model_name} weights {self.weights_path} (sha256 {self.weights_sha256[:12]})"
-        return f"{self.model_name} pretrained={self.pretrained}"
-
-
-def _check_value(column: Column[Any], value: Any) -> Any:
-    """The value as the column stores it; InvalidProductError if no database could hold it."""
-    if value is None:
-        return None
-    kind = column.type
-    if isinstance(kind, String):
-        cleaned = str(value).replace("\x00", "")  # PostgreSQL text cannot hold NUL bytes
-        try:
-            cleaned.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidProductError(f"{column.name} is not valid UTF-8 text") from None
-        if kind.length is not None and len(cleaned) > kind.length:
-            raise InvalidProductError(
-                f"{column.name} has {len(cleaned)} characters, more than the {kind.length} the catalog holds"
-            )
-        return cleaned.strip() or None
-    if isinstance(kind, Integer):
-        bits = next(b for t, b in _INTEGER_BITS.items() if isinstance(kind, t))
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise InvalidProductError(f"{column.name} {value!r} is not a whole number")
-        if not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1):
-            raise InvalidProductError(f"{column.name} {value} is out of range (a {bits}-bit integer)")
-        return int(value)
-    return value
-
-
-def check_product_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The row normalised for the ``products`` table (NUL bytes stripped, blank text dropped).
-
-    Raises InvalidProductError for a value no catalog database can hold (text longer
-    than its column, an integer out of its column's range, text that is not UTF-8),
-    the same on every dialect, so a row is refused before anything is written.
-    """
-    columns = ProductRecord.__table__.columns
-    checked: dict[str, Any] = {"id": _check_value(columns["id"], row["id"])}
-    for key in (*ATTRIBUTE_FIELDS, "image_path"):
-        value = _check_value(columns[key], row.get(key))
-        if value is not None:
-            checked[key] = value
-    return checked
 
 
 def _public_url(url: str) -> str:

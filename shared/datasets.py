@@ -18,31 +18,20 @@ both are reported by id (``rejected``, ``duplicates``); facet values get one spe
 from __future__ import annotations
 
 import csv
-import re
-from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared.product_fields import RowIndex, canonical_spellings, clean_attribute, index_rows
 from shared.errors import FashionSearchError
+from shared.hub import hub_reachable, is_hub_id, offline_hub
+from shared.product_fields import RowIndex, Spellings, canonical_spellings, index_rows, read_attributes
+from shared.product_schema import ATTRIBUTE_FIELDS, KEYWORD_FIELDS, NAME_FIELD
+
+__all__ = ["ATTRIBUTE_FIELDS", "KEYWORD_FIELDS", "NAME_FIELD", "DatasetError", "Product", "ProductTable", "hub_reachable", "is_hub_id", "open_products"]
 
 ID_COLUMN = "id"
 IMAGE_COLUMN = "image"
-NAME_FIELD = "productDisplayName"
-KEYWORD_FIELDS: tuple[str, ...] = (
-    "gender",
-    "masterCategory",
-    "subCategory",
-    "articleType",
-    "baseColour",
-    "season",
-    "usage",
-)
-"""Attribute fields that are filterable keywords in the vector store."""
-ATTRIBUTE_FIELDS: tuple[str, ...] = (*KEYWORD_FIELDS, "year", NAME_FIELD)
-"""Every catalog attribute a product may carry; any of them may be absent."""
 
 
 class DatasetError(FashionSearchError, ValueError):
@@ -87,19 +76,6 @@ class ProductTable(Protocol):
     def duplicates(self) -> list[int]:
         """Ids found in more than one row (the first row is the product; the others are left out)."""
         ...
-
-
-Spellings = dict[str, dict[str, str]]
-"""Keyword field -> case-folded value -> the dataset's spelling of it."""
-
-
-def _attributes(row: dict[str, Any], spellings: Spellings) -> dict[str, str | int]:
-    attrs: dict[str, str | int] = {}
-    for key in ATTRIBUTE_FIELDS:
-        value = clean_attribute(key, row.get(key), spellings.get(key))
-        if value is not None:
-            attrs[key] = value
-    return attrs
 
 
 class _IndexedRows:
@@ -160,7 +136,7 @@ class HuggingFaceProducts(_IndexedRows):
             path = Path(image["path"])
             data = path.read_bytes() if path.is_file() else None
         product_id = self.index.ids[int(index)]
-        return Product(product_id, _attributes(row, self.spellings), data if isinstance(data, bytes) else None)
+        return Product(product_id, read_attributes(row, self.spellings), data if isinstance(data, bytes) else None)
 
     def select(self, count: int) -> "HuggingFaceProducts":
         """The first `count` products (with what was left out before them)."""
@@ -213,51 +189,11 @@ class KaggleProducts(_IndexedRows):
         product_id = self.index.ids[int(index)]
         path = self.folder / "images" / f"{product_id}.jpg"
         data = path.read_bytes() if path.is_file() else None
-        return Product(product_id, _attributes(row, self.spellings), data)
+        return Product(product_id, read_attributes(row, self.spellings), data)
 
     def select(self, count: int) -> "KaggleProducts":
         """The first `count` products (with what was left out before them)."""
         return KaggleProducts(self.folder, self.rows, self.index.head(count), self.spellings)
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face hub answers a TCP connect (skips minutes of retries when it cannot)."""
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    endpoint = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-@contextmanager
-def _offline_hub() -> Iterator[None]:
-    """Use only the local Hugging Face cache while inside (no network retries)."""
-    import datasets
-    from huggingface_hub import constants
-
-    saved = (constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE)
-    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
-
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_LOCAL_SUFFIXES = (".parquet", ".csv", ".json", ".jsonl", ".arrow")
-
-
-def is_hub_id(source: str) -> bool:
-    """Whether a dataset string looks like a Hugging Face hub id (``owner/name``), not a local path."""
-    return bool(_HUB_ID.match(source)) and ".." not in source and not source.lower().endswith(_LOCAL_SUFFIXES)
 
 
 def _check_local_source(source: str, path: Path) -> None:
@@ -292,7 +228,7 @@ def _load_hf(source: str) -> Any:
             return datasets.load_dataset("parquet", data_files=files, split="train")
         if hub_reachable():
             return datasets.load_dataset(source, split="train")
-        with _offline_hub():  # the hub is unreachable: a cached copy still loads
+        with offline_hub():  # the hub is unreachable: a cached copy still loads
             return datasets.load_dataset(source, split="train")
     except DatasetError:
         raise

@@ -3,7 +3,7 @@
 - :func:`parse_product_id`: what a product id is (a non-negative whole number below 2**63).
 - :func:`index_rows`: which rows of a dataset become products; rows with an invalid id are
   rejected and repeated ids dropped (the first row wins), both reported by id.
-- :func:`canonical_spellings` and :func:`clean_attribute`: one spelling per facet value
+- :func:`canonical_spellings`, :func:`clean_attribute` and :func:`read_attributes`: one spelling per facet value
   (``men``, ``MEN`` and ``Men`` become the dataset's dominant spelling), missing values
   (None, NaN, empty) left out rather than stored as the text ``'nan'``.
 """
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from shared.errors import FashionSearchError
+from shared.product_schema import ATTRIBUTE_FIELDS, kind_of
 
 MAX_PRODUCT_ID = 2**63 - 1
 """Largest product id: the SQL catalog stores ids as signed 64-bit integers."""
@@ -162,10 +163,10 @@ def canonical_spellings(values: Iterable[Any]) -> dict[str, str]:
 
 
 def clean_attribute(key: str, value: Any, spellings: Mapping[str, str] | None = None) -> str | int | None:
-    """A row's value for one attribute: None when missing, year as an int, text squeezed and canonical."""
+    """A row's value for one attribute: None when missing, an integer field (year) as an int, text squeezed and canonical."""
     if _is_missing(value):
         return None
-    if key == "year":
+    if kind_of(key) == "integer":
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -175,6 +176,20 @@ def clean_attribute(key: str, value: Any, spellings: Mapping[str, str] | None = 
     if spellings is not None:
         text = spellings.get(text.casefold(), text)
     return text or None
+
+
+Spellings = dict[str, dict[str, str]]
+"""Keyword field -> case-folded value -> the dataset's spelling of it."""
+
+
+def read_attributes(row: Mapping[str, Any], spellings: Spellings) -> dict[str, str | int]:
+    """A dataset row's product attributes: every schema field the row has a value for, cleaned."""
+    attrs: dict[str, str | int] = {}
+    for key in ATTRIBUTE_FIELDS:
+        value = clean_attribute(key, row.get(key), spellings.get(key))
+        if value is not None:
+            attrs[key] = value
+    return attrs
 
 
 def left_out_report(rejected: Mapping[str, str], duplicates: Sequence[int], shown: int = 20) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.catalog import ModelIdentity
+from shared.collection import ModelIdentity
 from shared.models import LoadedModel, load_model
 from shared.search_types import RetrieverError
 from shared.weights import WeightsMismatchError

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.datasets import ATTRIBUTE_FIELDS, NAME_FIELD
 from shared.errors import FashionSearchError
+from shared.product_schema import ATTRIBUTE_FIELDS, NAME_FIELD
 
 
 class RetrieverError(FashionSearchError, RuntimeError):

@@ -45,14 +45,6 @@ def test_runs_record_the_model_and_interruptions(tmp_path: Path) -> None:
     assert catalog.model_of("c") == LITE
 
 
-def test_model_identity_compares_weights_by_hash() -> None:
-    tuned = ModelIdentity("lite", None, "a.pt", "ab" * 32, 512)
-    assert tuned.same_model(ModelIdentity("lite", None, "elsewhere.pt", "ab" * 32, 512))
-    assert not tuned.same_model(LITE)
-    assert LITE.same_model(ModelIdentity("lite", None, None, None, 512))
-    assert not LITE.same_model(ModelIdentity("ViT-B-32-quickgelu", "openai", None, None, 512))
-
-
 def test_unopenable_database_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="DATABASE_URL"):
         Catalog(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")

@@ -5,21 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.catalog import Catalog
-from shared.search.catalog_results import catalog_results, image_file
+from shared.collection import find_image
+from shared.search.catalog_results import catalog_results
 from shared.vector_store import ScoredHit
 
 
 def test_the_recorded_image_path_wins_while_it_exists(tmp_path: Path) -> None:
     recorded, local = tmp_path / "elsewhere" / "7.jpg", tmp_path / "images" / "things" / "7.jpg"
-    assert image_file(tmp_path / "images", "things", 7, str(recorded)) == str(recorded)  # neither exists: as recorded
-    assert image_file(tmp_path / "images", "things", 7, None) is None
+    assert find_image(str(recorded), tmp_path / "images", "things", 7) == str(recorded)  # neither exists: as recorded
+    assert find_image(None, tmp_path / "images", "things", 7) is None
     local.parent.mkdir(parents=True)
     local.write_bytes(b"jpeg")
-    assert image_file(tmp_path / "images", "things", 7, str(recorded)) == str(local)  # moved data dir: the local copy
-    assert image_file(tmp_path / "images", "things", 7, None) == str(local)
+    assert find_image(str(recorded), tmp_path / "images", "things", 7) == str(local)  # moved data dir: the local copy
+    assert find_image(None, tmp_path / "images", "things", 7) == str(local)
     recorded.parent.mkdir(parents=True)
     recorded.write_bytes(b"jpeg")
-    assert image_file(tmp_path / "images", "things", 7, str(recorded)) == str(recorded)
+    assert find_image(str(recorded), tmp_path / "images", "things", 7) == str(recorded)
 
 
 def test_hits_without_a_catalog_record_keep_their_payload(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import open_clip
 import torch
 from torch import nn
 
-from shared.catalog import ModelIdentity
+from shared.collection import ModelIdentity
 from shared.errors import FashionSearchError
 from shared.models import registry
 from shared.models.tokenizer import Tokenizer, build_tokenizer

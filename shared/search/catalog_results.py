@@ -6,16 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shared.catalog import Catalog
+from shared.collection import find_image
 from shared.search_types import SearchResult
 from shared.vector_store import ScoredHit
-
-
-def image_file(images_dir: Path, collection: str, product_id: int, recorded: str | None) -> str | None:
-    """The recorded image path if it exists from here, else the one under this data dir."""
-    if recorded and Path(recorded).is_file():
-        return recorded
-    local = images_dir / collection / f"{product_id}.jpg"
-    return str(local) if local.is_file() else recorded
 
 
 def catalog_results(catalog: Catalog, collection: str, images_dir: Path, hits: Sequence[ScoredHit]) -> list[SearchResult]:
@@ -24,6 +17,6 @@ def catalog_results(catalog: Catalog, collection: str, images_dir: Path, hits: S
     results = []
     for hit in hits:
         record = dict(records.get(hit.id) or hit.payload)
-        record["image_path"] = image_file(images_dir, collection, hit.id, record.get("image_path"))
+        record["image_path"] = find_image(record.get("image_path"), images_dir, collection, hit.id)
         results.append(SearchResult.from_record(hit.id, hit.score, record))
     return results

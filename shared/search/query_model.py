@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.catalog import Catalog, ModelIdentity
+from shared.catalog import Catalog
+from shared.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits
 from shared.models import LoadedModel
 from shared.recorded_model import RecordedFrom, load_recorded_model
 from shared.search_types import CollectionMissingError, RetrieverError
@@ -49,11 +50,13 @@ class QueryModel:
         self.identity = self._recorded_identity()
         self.loaded = self._load_model(self.identity)
         dim = store.vector_size(self.collection)
-        if dim is not None and dim != self.loaded.embed_dim:
+        try:  # the model is the recorded one: only the vectors' size is left to check
+            check_fits(self.loaded.identity(), CollectionFacts(self.collection, vector_size=dim))
+        except MisfitError:
             raise RetrieverError(
                 f"model {self.identity.model_name} makes {self.loaded.embed_dim}-d vectors but collection "
                 f"{self.collection!r} holds {dim}-d ones; re-ingest with --recreate"
-            )
+            ) from None
 
     def _recorded_identity(self) -> ModelIdentity:
         identity = self.catalog.model_of(self.collection)

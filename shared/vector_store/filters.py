@@ -12,13 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Optional, TypeAlias, Union
 
-from shared.datasets import KEYWORD_FIELDS
+from shared.product_schema import FILTER_FIELDS, YEAR_FIELD, kind_of
 from shared.vector_store.checks import check_text, is_whole_number
 from shared.vector_store.errors import FilterError
-
-YEAR_FIELD = "year"
-FILTER_FIELDS: tuple[str, ...] = (*KEYWORD_FIELDS, YEAR_FIELD)
-"""Payload fields that can be filtered and faceted (each has a payload index)."""
 
 IndexKind: TypeAlias = Literal["integer", "keyword"]
 
@@ -60,8 +56,8 @@ class Condition:
 
 
 def index_kind(field_name: str) -> IndexKind:
-    """The payload index a filterable field gets: integer for the year, keyword otherwise."""
-    return "integer" if field_name == YEAR_FIELD else "keyword"
+    """The payload index a filterable field gets: integer for the schema's integer fields, keyword otherwise."""
+    return "integer" if kind_of(field_name) == "integer" else "keyword"
 
 
 def check_filter_field(field_name: str) -> None:
