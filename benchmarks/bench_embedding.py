@@ -79,7 +79,7 @@ def _bf16_check(images: int) -> list[dict[str, object]]:
     import numpy as np
     import torch
 
-    from shared.embedding import encode_image_batch, encode_texts
+    from shared.models.embedding import encode_image_batch, encode_texts
     from shared.models import load_model
 
     texts = ["red cotton t-shirt for men", "black leather handbag", "blue denim jeans", "white running shoes"] * 16

@@ -28,7 +28,7 @@ from finetune.loss import caption_groups, clamp_logit_scale, contrastive_loss
 from finetune.optim import parameter_groups
 from finetune.towers import lock_image_tower, lock_text_tower, split_image_tower
 from finetune.pair_encoder import TEXT_BUCKET, PairEncoder
-from shared.datasets import open_products
+from shared.products.datasets import open_products
 from shared.models import load_model
 from tests.synthetic import ARTICLES, COLOURS, draw_garment, make_rows
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import torch
 
 from ingest.pipeline import IngestOptions, ingest
-from shared.catalog import Catalog
-from shared.datasets import ProductTable, open_products
-from shared.embedding import encode_image_batch
-from shared.images import decode_image
+from shared.storage.catalog import Catalog
+from shared.products.datasets import ProductTable, open_products
+from shared.models.embedding import encode_image_batch
+from shared.products.images import decode_image
 from shared.models import load_model
 from shared.runtime import tune_allocator
 from shared.settings import Settings
-from shared.vector_store import open_store
+from shared.storage.vector_store import open_store
 
 
 def bare_forward(model_name: str, pretrained: str | None, table: ProductTable, batch_size: int) -> float:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.models import load_model  # noqa: E402
 from shared.models.lite_weights import lite0_weights_path, map_lite0_state_dict  # noqa: E402
-from shared.preprocessing import EVAL_TRANSFORMS  # noqa: E402
+from shared.products.preprocessing import EVAL_TRANSFORMS  # noqa: E402
 
 DATA = "/work/shared/data/fashion-products-19k/data/*.parquet"
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -32,10 +32,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.embedding import encode_pil_images, encode_texts  # noqa: E402
-from shared.images import as_pil  # noqa: E402
+from shared.models.embedding import encode_pil_images, encode_texts  # noqa: E402
+from shared.products.images import as_pil  # noqa: E402
 from shared.retriever import FashionRetriever  # noqa: E402
-from shared.search_types import SearchResult  # noqa: E402
+from shared.search.types import SearchResult  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 TOP_K = 10

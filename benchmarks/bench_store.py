@@ -31,8 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.vector_store import EdgeStore, ServerStore, VectorPoint, VectorStore  # noqa: E402
-from shared.vector_store.filters import Condition, YearRange, normalize_filters  # noqa: E402
+from shared.storage.vector_store import EdgeStore, ServerStore, VectorPoint, VectorStore  # noqa: E402
+from shared.storage.vector_store.filters import Condition, YearRange, normalize_filters  # noqa: E402
 
 DATA_GLOB = "/work/shared/data/fashion-products-19k/data/*.parquet"
 FIELDS = ("gender", "masterCategory", "subCategory", "articleType", "baseColour", "year", "productDisplayName")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from shared.datasets import NAME_FIELD
+from shared.products.datasets import NAME_FIELD
 from shared.errors import FashionSearchError
 
 CAPTION_FIELDS: tuple[str, ...] = (NAME_FIELD, "articleType", "baseColour", "gender", "usage", "season", "subCategory")

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from shared.weights import read_weights, save_weights
+from shared.models.weights import read_weights, save_weights
 
 STATE_NAME = "train_state.pt"
 BEST_NAME = "clip_fashion_best.pt"

@@ -13,8 +13,8 @@ from tqdm.auto import tqdm
 
 from finetune.captions import CAPTION_FIELDS, CaptionError, canonical_caption, check_caption_columns, sample_caption
 from shared.commands import keep_finished_bars
-from shared.datasets import Product, ProductTable
-from shared.images import ImageError, decode_image
+from shared.products.datasets import Product, ProductTable
+from shared.products.images import ImageError, decode_image
 
 
 @dataclass

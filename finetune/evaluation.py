@@ -100,7 +100,7 @@ def _embed_gallery(
 
     from finetune.features import chunked_forward
     from finetune.towers import image_blocks, split_image_tower
-    from shared.embedding import encode_pil_images
+    from shared.models.embedding import encode_pil_images
 
     images = [products.images[i] for i in indices]
     shared = _shared_frozen_blocks(models) if len(models) > 1 or prefix_cache else 0
@@ -130,7 +130,7 @@ def evaluate_gallery(
     """Every task's metrics for one model on one gallery."""
     from functools import partial
 
-    from shared.embedding import encode_texts
+    from shared.models.embedding import encode_texts
 
     encode = partial(encode_texts, loaded)
     return {task: evaluator(encode, image_embeddings) for task, evaluator in gallery_evaluators(products, gallery, query_names).items()}
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from finetune.checkpoints import read_log
     from finetune.data import decode_products, split_by_display_name
     from finetune.plots import plot_training_log
-    from shared.datasets import open_products
+    from shared.products.datasets import open_products
 
     loaded = [_load(parse_model_spec(text, args.pretrained)) for text in args.models]
     models = [m for _, m in loaded]
@@ -238,7 +238,7 @@ def _examples(model: LoadedModel, emb: np.ndarray, products: DecodedProducts, ga
     import numpy as np
 
     from finetune.plots import retrieval_grid
-    from shared.embedding import encode_texts
+    from shared.models.embedding import encode_texts
 
     scores = encode_texts(model, list(queries)) @ emb.T
     rows = []

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from finetune.loss import caption_groups, contrastive_loss
 from finetune.towers import ImageTowerSplit
-from shared.embedding import text_features
+from shared.models.embedding import text_features
 from shared.models import LoadedModel
 
 TEXT_BUCKET = 32

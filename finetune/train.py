@@ -35,11 +35,11 @@ from finetune.pair_encoder import PairEncoder, contrastive_step
 from finetune.sampling import epoch_batches
 from finetune.towers import lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.commands import keep_finished_bars, unwritable_dir_message
-from shared.datasets import open_products
+from shared.products.datasets import open_products
 from shared.model_spec import ModelSpec
 from shared.models import LoadedModel, config_name
 from shared.runtime import resolve_device
-from shared.weights import WeightsError
+from shared.models.weights import WeightsError
 from shared.workers import worker_loader_options
 
 SELECTION_METRIC = "R@10"

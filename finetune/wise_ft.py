@@ -11,14 +11,14 @@ from shared.model_spec import parse_model_spec
 if TYPE_CHECKING:  # torch is imported where used, so --help and argument errors answer at once
     import torch
 
-    from shared.weights import WeightsFile
+    from shared.models.weights import WeightsFile
 
 
 def interpolate_state(
     base: Mapping[str, torch.Tensor], finetuned: Mapping[str, torch.Tensor], alpha: float
 ) -> dict[str, torch.Tensor]:
     """(1 - alpha) * base + alpha * finetuned per floating tensor; integer buffers come from finetuned."""
-    from shared.weights import WeightsError
+    from shared.models.weights import WeightsError
 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"--alpha {alpha} must be between 0 (base) and 1 (fine-tuned)")
@@ -40,7 +40,7 @@ def interpolate_state(
 
 
 def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> tuple[dict[str, torch.Tensor], str]:
-    from shared.weights import WeightsError, read_weights
+    from shared.models.weights import WeightsError, read_weights
 
     model = parse_model_spec(spec, pretrained)
     if model.weights is not None:
@@ -53,7 +53,7 @@ def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> 
 
 def interpolate_files(base: str, finetuned: str, alpha: float, output: str, pretrained: str | None = None) -> str:
     """Write the WiSE-FT weights file; returns its sha256."""
-    from shared.weights import read_weights, save_weights
+    from shared.models.weights import read_weights, save_weights
 
     tuned = read_weights(finetuned)
     base_state, base_id = _base_weights(base, pretrained, tuned)

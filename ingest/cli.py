@@ -22,10 +22,10 @@ from shared.settings import DEFAULT_COLLECTION, DEFAULT_DATASET, Settings
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestSummary
-    from shared.catalog import Catalog
-    from shared.datasets import ProductTable
+    from shared.storage.catalog import Catalog
+    from shared.products.datasets import ProductTable
     from shared.models import LoadedModel
-    from shared.vector_store import VectorStore
+    from shared.storage.vector_store import VectorStore
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -114,9 +114,9 @@ def _status_catalog_url(settings: Settings) -> str | None:
 
 def run_status(args: argparse.Namespace) -> int:
     """Print each collection's counts; reads only, and creates nothing (not even the data dir)."""
-    from shared.catalog import Catalog
-    from shared.collection import collection_status
-    from shared.vector_store import open_store
+    from shared.storage.catalog import Catalog
+    from shared.storage.collection import collection_status
+    from shared.storage.vector_store import open_store
 
     settings = _settings(args)
     url = _status_catalog_url(settings)
@@ -143,11 +143,11 @@ def run_ingest(args: argparse.Namespace) -> int:
     A store in use by another process, a bad dataset or bad weights are refused before anything
     is created, and the first two before the model's seconds of loading.
     """
-    from shared.catalog import Catalog
-    from shared.collection import open_collection
-    from shared.datasets import open_products
+    from shared.storage.catalog import Catalog
+    from shared.storage.collection import open_collection
+    from shared.products.datasets import open_products
     from shared.disk import check_free_space
-    from shared.vector_store import open_store
+    from shared.storage.vector_store import open_store
 
     settings = _settings(args)
     store = open_store(settings)

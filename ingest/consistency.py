@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from shared.catalog import Catalog, CatalogError
-from shared.collection import EDGE_PREFIX, Difference, compare, sqlite_folder, store_location
-from shared.vector_store import VectorStore
+from shared.storage.catalog import Catalog, CatalogError
+from shared.storage.collection import EDGE_PREFIX, Difference, compare, sqlite_folder, store_location
+from shared.storage.vector_store import VectorStore
 
 try:  # POSIX only; elsewhere every ingest counts as the only one
     import fcntl

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.datasets import ProductTable
+from shared.products.datasets import ProductTable
 from shared.disk import DiskFullError, check_free_space, disk_full_error, is_disk_full, sparse_hole_bytes
 
 SAMPLE = 16

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from shared.collection import image_file
-from shared.datasets import Product, ProductTable
-from shared.images import ImageError, decode_image
+from shared.storage.collection import image_file
+from shared.products.datasets import Product, ProductTable
+from shared.products.images import ImageError, decode_image
 from shared.workers import worker_loader_options
 
 

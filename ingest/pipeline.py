@@ -19,15 +19,15 @@ from typing import Any
 from tqdm import tqdm
 
 from ingest.disk_budget import DiskBudget, product_bytes
-from shared.catalog import Catalog, InvalidProductError, check_product_row
-from shared.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits, collection_images
-from shared.datasets import Product, ProductTable
-from shared.embedding import encode_image_batch
+from shared.storage.catalog import Catalog, InvalidProductError, check_product_row
+from shared.storage.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits, collection_images
+from shared.products.datasets import Product, ProductTable
+from shared.models.embedding import encode_image_batch
 from shared.errors import FashionSearchError
 from shared.models import LoadedModel
-from shared.product_fields import left_out_report
-from shared.product_schema import payload_of
-from shared.vector_store import VectorPoint, VectorStore
+from shared.products.fields import left_out_report
+from shared.products.schema import payload_of
+from shared.storage.vector_store import VectorPoint, VectorStore
 from ingest.consistency import WriterLease, claim_collection, repair
 from ingest.loader import DecodedBatch, ProductImages, default_workers, product_loader
 

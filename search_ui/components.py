@@ -10,10 +10,10 @@ import streamlit as st
 from PIL import Image
 
 from search_ui.state import FILTER_FIELDS, PAGE_SIZES, SORT_OPTIONS, active_filters, show_similar, without
-from shared.images import ImageError, as_pil
-from shared.product_schema import YEAR_FIELD, labels
+from shared.products.images import ImageError, as_pil
+from shared.products.schema import YEAR_FIELD, labels
 from shared.retriever import FashionRetriever
-from shared.search_types import SearchResult
+from shared.search.types import SearchResult
 
 MAX_UPLOAD_MB = 10
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]

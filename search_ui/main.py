@@ -28,14 +28,14 @@ from search_ui.state import (  # noqa: E402
     set_page,
     show_similar,
 )
-from shared.catalog import CatalogError  # noqa: E402
-from shared.images import ImageError  # noqa: E402
+from shared.storage.catalog import CatalogError  # noqa: E402
+from shared.products.images import ImageError  # noqa: E402
 from shared.models import ModelLoadError  # noqa: E402
 from shared.retriever import FashionRetriever  # noqa: E402
-from shared.search_types import CollectionMissingError, RetrieverError, SearchResult  # noqa: E402
+from shared.search.types import CollectionMissingError, RetrieverError, SearchResult  # noqa: E402
 from shared.settings import Settings  # noqa: E402
-from shared.vector_store import StoreError, StoreLockedError  # noqa: E402
-from shared.weights import WeightsError  # noqa: E402
+from shared.storage.vector_store import StoreError, StoreLockedError  # noqa: E402
+from shared.models.weights import WeightsError  # noqa: E402
 
 
 COMPACT_CSS = """<style>

@@ -14,11 +14,11 @@ from typing import Any
 
 import streamlit as st
 
-from shared.product_schema import sidebar_filters
+from shared.products.schema import sidebar_filters
 from shared.retriever import FashionRetriever
 from shared.runtime import tune_allocator
 from shared.settings import Settings
-from shared.vector_store import YearRange
+from shared.storage.vector_store import YearRange
 
 IDLE_RELEASE_S = 15.0
 """Seconds without a query after which the page lets go of the embedded store."""

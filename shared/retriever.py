@@ -18,16 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from shared.catalog import Catalog, ModelIdentity
-from shared.images import ImageInput
+from shared.storage.catalog import Catalog, ModelIdentity
+from shared.products.images import ImageInput
 from shared.models import LoadedModel
 from shared.search.catalog_results import catalog_results
 from shared.search.query_encoder import QueryEncoder
 from shared.search.query_model import QueryModel, ingest_command
 from shared.search.store_session import StoreSession
-from shared.search_types import CollectionMissingError, RetrieverError, SearchResult, check_text_weight
+from shared.search.types import CollectionMissingError, RetrieverError, SearchResult, check_text_weight
 from shared.settings import Settings
-from shared.vector_store import Filters, ScoredHit, VectorStore
+from shared.storage.vector_store import Filters, ScoredHit, VectorStore
 
 
 def retriever_settings(

@@ -36,7 +36,7 @@ from typing import Any
 from shared.runtime import process_alive
 
 PR_SET_PDEATHSIG = 1
-PRELOAD = ("torch", "shared.images", "shared.preprocessing")
+PRELOAD = ("torch", "shared.products.images", "shared.products.preprocessing")
 """Imported once by the forkserver, so each worker forks with them loaded."""
 
 

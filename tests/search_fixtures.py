@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from ingest.pipeline import IngestOptions, ingest
-from shared.catalog import Catalog
-from shared.datasets import open_products
+from shared.storage.catalog import Catalog
+from shared.products.datasets import open_products
 from shared.models import load_model
 from shared.retriever import FashionRetriever
 from shared.settings import Settings
-from shared.vector_store.edge import EdgeStore
-from shared.vector_store.server import ServerStore
-from shared.weights import save_weights
+from shared.storage.vector_store.edge import EdgeStore
+from shared.storage.vector_store.server import ServerStore
+from shared.models.weights import save_weights
 
 COLLECTION = "retriever_test"
 TINY = "tiny-test"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.vector_store import FilterError
-from shared.vector_store.bm25 import bm25_document, bm25_query
+from shared.storage.vector_store import FilterError
+from shared.storage.vector_store.bm25 import bm25_document, bm25_query
 
 
 def test_blank_text_has_no_encoding() -> None:

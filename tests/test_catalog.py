@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import Catalog, CatalogError, InvalidProductError, ModelIdentity, check_product_row
+from shared.storage.catalog import Catalog, CatalogError, InvalidProductError, ModelIdentity, check_product_row
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,7 +93,7 @@ def test_row_check_follows_the_column_definitions() -> None:
 # -- opening PostgreSQL ------------------------------------------------------------
 OPEN_AT = """
 import sys, time
-from shared.catalog import Catalog
+from shared.storage.catalog import Catalog
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 Catalog(sys.argv[1]).close()
 """

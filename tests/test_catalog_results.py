@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.catalog import Catalog
-from shared.collection import find_image
+from shared.storage.catalog import Catalog
+from shared.storage.collection import find_image
 from shared.search.catalog_results import catalog_results
-from shared.vector_store import ScoredHit
+from shared.storage.vector_store import ScoredHit
 
 
 def test_the_recorded_image_path_wins_while_it_exists(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared.catalog import Catalog
-from shared.catalog import ModelIdentity as CatalogModelIdentity
-from shared.collection import (
+from shared.storage.catalog import Catalog
+from shared.storage.catalog import ModelIdentity as CatalogModelIdentity
+from shared.storage.collection import (
     CollectionFacts,
     MisfitError,
     ModelIdentity,
@@ -21,8 +21,8 @@ from shared.collection import (
     image_file,
 )
 from shared.settings import Settings
-from shared.vector_store import VectorPoint
-from shared.vector_store.edge import EdgeStore
+from shared.storage.vector_store import VectorPoint
+from shared.storage.vector_store.edge import EdgeStore
 
 LITE = ModelIdentity("lite", None, None, None, 512)
 

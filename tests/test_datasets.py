@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from shared.datasets import DatasetError, Product, open_products
+from shared.products.datasets import DatasetError, Product, open_products
 from tests.synthetic import write_kaggle, write_parquet
 
 

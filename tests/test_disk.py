@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import Catalog
+from shared.storage.catalog import Catalog
 from shared.disk import MB, DiskFullError, check_free_space, filesystem_type, free_bytes, is_disk_full, sparse_hole_bytes
 from shared.settings import Settings
-from shared.vector_store import open_store
+from shared.storage.vector_store import open_store
 from tests.synthetic import make_rows, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.vector_store import EdgeStore, StoreError, StoreLockedError, VectorPoint
+from shared.storage.vector_store import EdgeStore, StoreError, StoreLockedError, VectorPoint
 from tests.vector_store_cases import (  # noqa: F401, F811 (fixtures)
     DIM, N, NAME, edge_root, ids, make_points, points,
 )
@@ -49,7 +49,7 @@ def test_edge_upsert_survives_kill_9(edge_root: Path) -> None:
     script = textwrap.dedent(f"""
         import os, signal
         from tests.vector_store_cases import make_points
-        from shared.vector_store import EdgeStore
+        from shared.storage.vector_store import EdgeStore
         store = EdgeStore({str(edge_root)!r})
         store.create_collection("products", {DIM})
         store.upsert("products", make_points())

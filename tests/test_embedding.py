@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from shared.embedding import (
+from shared.models.embedding import (
     autocast_dtype,
     encode_image_batch,
     encode_pil_images,

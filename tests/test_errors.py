@@ -10,20 +10,20 @@ import pytest
 
 from finetune.captions import CaptionError
 from ingest.pipeline import IngestError
-from shared.catalog import CatalogError, InvalidProductError
-from shared.datasets import DatasetError
+from shared.storage.catalog import CatalogError, InvalidProductError
+from shared.products.datasets import DatasetError
 from shared.disk import DiskFullError, DiskSpaceError
 from shared.errors import FashionSearchError
-from shared.images import ImageError
+from shared.products.images import ImageError
 from shared.models import ModelLoadError
 from shared.models.downloads import DownloadError
 from shared.models.lite_weights import LiteWeightsError
 from shared.models.registry import ConfigError
-from shared.product_fields import ProductIdError
+from shared.products.fields import ProductIdError
 from shared.runtime import DeviceError
-from shared.search_types import RetrieverError
-from shared.vector_store.base import StoreError
-from shared.weights import WeightsError
+from shared.search.types import RetrieverError
+from shared.storage.vector_store.base import StoreError
+from shared.models.weights import WeightsError
 
 ERRORS_AND_OLD_BASES: list[tuple[type[Exception], type[Exception]]] = [
     (CaptionError, ValueError), (IngestError, RuntimeError), (CatalogError, RuntimeError), (InvalidProductError, ValueError),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.vector_store import FilterError, VectorPoint, VectorStore, YearRange, normalize_filters, payload_matches
+from shared.storage.vector_store import FilterError, VectorPoint, VectorStore, YearRange, normalize_filters, payload_matches
 from tests.vector_store_cases import (  # noqa: F401, F811 (fixtures)
     NAME, edge_root, filled, one_line, points, store,
 )

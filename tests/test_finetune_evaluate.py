@@ -11,9 +11,9 @@ from finetune.checkpoints import append_log
 from finetune.data import decode_products
 from finetune.evaluate import main
 from finetune.evaluation import embed_gallery
-from shared.datasets import open_products
+from shared.products.datasets import open_products
 from shared.models import load_model
-from shared.weights import save_weights
+from shared.models.weights import save_weights
 
 
 def test_evaluate_writes_json_markdown_and_plots(parquet_dataset: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import torch
 from finetune.interpolate import main
 from finetune.wise_ft import interpolate_files, interpolate_state
 from shared.models import load_model
-from shared.weights import WeightsError, read_weights, save_weights
+from shared.models.weights import WeightsError, read_weights, save_weights
 
 
 @pytest.fixture()

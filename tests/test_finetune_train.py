@@ -18,7 +18,7 @@ from finetune.towers import lock_text_tower, text_layers
 from finetune.pair_encoder import PairEncoder, contrastive_step
 from finetune.train import TrainResult, train
 from shared.models import LoadedModel, load_model
-from shared.weights import WeightsError, read_weights, save_weights
+from shared.models.weights import WeightsError, read_weights, save_weights
 from tests.synthetic import make_rows, write_parquet
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.vector_store import StoreLockedError
-from shared.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, release_folder_lock
+from shared.storage.vector_store import StoreLockedError
+from shared.storage.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, release_folder_lock
 from tests.processes import alive, wait_gone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOLDER = """
 import os, sys, time
 from pathlib import Path
-from shared.vector_store.folder_lock import acquire_folder_lock
+from shared.storage.vector_store.folder_lock import acquire_folder_lock
 acquire_folder_lock(Path(sys.argv[1]))
 child = os.fork() if sys.argv[2] == "fork" else None
 if child == 0:
@@ -61,7 +61,7 @@ def test_a_killed_holders_lock_is_recovered_and_logged(tmp_path: Path, caplog: p
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert (tmp_path / LOCK_FILE).read_text() == str(process.pid)  # it died without releasing
-    with caplog.at_level(logging.WARNING, logger="shared.vector_store.folder_lock"):
+    with caplog.at_level(logging.WARNING, logger="shared.storage.vector_store.folder_lock"):
         fd = acquire_folder_lock(tmp_path)
     try:
         assert f"from pid {process.pid} (no longer running)" in caplog.text

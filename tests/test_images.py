@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from shared.images import MAX_SIDE, ImageError, as_pil, decode_image, prepare_image
-from shared.search_types import RetrieverError
+from shared.products.images import MAX_SIDE, ImageError, as_pil, decode_image, prepare_image
+from shared.search.types import RetrieverError
 from tests.synthetic import draw_garment, jpeg_bytes
 
 
@@ -93,7 +93,7 @@ def test_large_jpeg_is_decoded_at_a_bounded_size() -> None:
 
 _PEAK_MEMORY_SCRIPT = """
 import sys
-from shared.images import decode_image
+from shared.products.images import decode_image
 
 def peak_kb():  # this process's own high-water mark (ru_maxrss would start from the parent's)
     line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))

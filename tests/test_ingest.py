@@ -20,12 +20,12 @@ from sqlalchemy import text
 
 from ingest.cli import main
 from ingest.pipeline import IngestOptions, ingest
-from shared.catalog import Catalog
-from shared.datasets import open_products
+from shared.storage.catalog import Catalog
+from shared.products.datasets import open_products
 from shared.models import load_model
 from shared.settings import Settings
-from shared.vector_store import open_store
-from shared.weights import save_weights
+from shared.storage.vector_store import open_store
+from shared.models.weights import save_weights
 from tests.synthetic import make_rows, write_kaggle, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -335,7 +335,7 @@ def test_status_of_a_data_dir_that_does_not_exist_creates_nothing(capsys: pytest
 _HOLD_STORE = """
 import sys, time
 from shared.settings import Settings
-from shared.vector_store import open_store
+from shared.storage.vector_store import open_store
 settings = Settings.from_env(data_dir=sys.argv[1], qdrant_url="edge")
 store = open_store(settings)
 store.count(settings.collection)  # opening the collection takes the store's lock

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from ingest.consistency import WriterLease, compare, repair
-from shared.catalog import Catalog
-from shared.vector_store import ServerStore, VectorPoint
+from shared.storage.catalog import Catalog
+from shared.storage.vector_store import ServerStore, VectorPoint
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLD_LEASE = """
 import sys
 from ingest.consistency import WriterLease
-from shared.catalog import Catalog
+from shared.storage.catalog import Catalog
 lease = WriterLease(Catalog(sys.argv[1]), "c")
 lease.share()
 print("sole" if lease.sole else "shared", flush=True)

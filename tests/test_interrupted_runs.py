@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import Catalog
+from shared.storage.catalog import Catalog
 from shared.settings import Settings
-from shared.vector_store import open_store
+from shared.storage.vector_store import open_store
 from tests.processes import descendants, wait_gone
 from tests.synthetic import make_rows, write_parquet
 

@@ -10,12 +10,12 @@ import open_clip
 import pytest
 import torch
 
-from shared.catalog import ModelIdentity
-from shared.embedding import encode_texts
+from shared.storage.catalog import ModelIdentity
+from shared.models.embedding import encode_texts
 from shared.models import LoadedModel, ModelLoadError, downloads, known_model_names, load_model, registry
 from shared.models.lite_weights import LiteWeightsError, lite0_weights_path, map_lite0_state_dict
 from shared.models.tokenizer import length_buckets
-from shared.weights import save_weights
+from shared.models.weights import save_weights
 
 
 
@@ -73,12 +73,12 @@ def test_weights_round_trip_through_load_model(tiny: LoadedModel, tmp_path: Path
 def test_a_load_reads_and_hashes_its_weights_file_once_and_keeps_its_metadata(
     tiny: LoadedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shared.weights
+    import shared.models.weights
 
     path = tmp_path / "tiny.pt"
     sha = save_weights(path, tiny.model, "tiny-test", metadata={"training": {"seed": 3}})
     calls = {"load": 0, "hash": 0}
-    real_load, real_hash = torch.load, shared.weights.file_sha256
+    real_load, real_hash = torch.load, shared.models.weights.file_sha256
 
     def counted_load(*args: object, **kwargs: object) -> object:
         calls["load"] += 1
@@ -88,8 +88,8 @@ def test_a_load_reads_and_hashes_its_weights_file_once_and_keeps_its_metadata(
         calls["hash"] += 1
         return real_hash(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(shared.weights.torch, "load", counted_load)
-    monkeypatch.setattr(shared.weights, "file_sha256", counted_hash)
+    monkeypatch.setattr(shared.models.weights.torch, "load", counted_load)
+    monkeypatch.setattr(shared.models.weights, "file_sha256", counted_hash)
     loaded = load_model("tiny-test", weights=path)
     assert calls["load"] == 1 and calls["hash"] <= 1  # hashed once, or not at all when cached from the save
     assert loaded.weights_sha256 == sha and loaded.weights_metadata == {"training": {"seed": 3}}

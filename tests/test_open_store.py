@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import shared.vector_store as vector_store
+import shared.storage.vector_store as vector_store
 from shared.settings import Settings
-from shared.vector_store import EdgeStore, ServerStore, StoreError, StoreUnavailableError, open_store
+from shared.storage.vector_store import EdgeStore, ServerStore, StoreError, StoreUnavailableError, open_store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def test_open_store_picks_the_backend(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_importing_the_package_loads_no_client_library() -> None:
-    script = "import sys, shared.vector_store; print(sorted({'qdrant_client', 'qdrant_edge'} & set(sys.modules)))"
+    script = "import sys, shared.storage.vector_store; print(sorted({'qdrant_client', 'qdrant_edge'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr

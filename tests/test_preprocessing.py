@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from shared.preprocessing import PadToSquare, ToRGB, crop_eval_transform, eval_transform, train_transform
+from shared.products.preprocessing import PadToSquare, ToRGB, crop_eval_transform, eval_transform, train_transform
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared.product_fields import (
+from shared.products.fields import (
     ProductIdError,
     canonical_spellings,
     clean_attribute,

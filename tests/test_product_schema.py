@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Integer, String, Text
 
-from shared.catalog import ProductRecord
-from shared.product_schema import (
+from shared.storage.catalog import ProductRecord
+from shared.products.schema import (
     ATTRIBUTE_FIELDS,
     FILTER_FIELDS,
     KEYWORD_FIELDS,
@@ -59,23 +59,23 @@ def test_every_field_has_a_label_and_a_known_kind() -> None:
 NEW_FIELD = '    ProductField("material", "keyword", "Material", filterable=True, sql_length=16),\n'
 ONE_MORE_FIELD = f'''
 import pathlib, sys, types
-source = pathlib.Path("shared/product_schema.py").read_text()
+source = pathlib.Path("shared/products/schema.py").read_text()
 anchor = '    ProductField("productDisplayName", "text", "Name"),\\n'
 assert source.count(anchor) == 1
 import shared
-module = types.ModuleType("shared.product_schema")
-module.__file__ = "shared/product_schema.py"
-sys.modules["shared.product_schema"] = module
+module = types.ModuleType("shared.products.schema")
+module.__file__ = "shared/products/schema.py"
+sys.modules["shared.products.schema"] = module
 exec(compile(source.replace(anchor, anchor + {NEW_FIELD!r}), module.__file__, "exec"), module.__dict__)
 
 import numpy as np
 from sqlalchemy import String
-from shared.catalog import Catalog, CatalogError, ProductRecord
-from shared.datasets import KaggleProducts
-from shared.product_schema import payload_of
-from shared.vector_store import VectorPoint
-from shared.vector_store.base import FILTER_FIELDS
-from shared.vector_store.edge import EdgeStore
+from shared.storage.catalog import Catalog, CatalogError, ProductRecord
+from shared.products.datasets import KaggleProducts
+from shared.products.schema import payload_of
+from shared.storage.vector_store import VectorPoint
+from shared.storage.vector_store.base import FILTER_FIELDS
+from shared.storage.vector_store.edge import EdgeStore
 from search_ui.components import FIELD_LABELS
 from search_ui.state import FILTER_FIELDS as SIDEBAR
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.embedding import encode_pil_images, encode_texts
+from shared.models.embedding import encode_pil_images, encode_texts
 from shared.models import LoadedModel, load_model
 from shared.retriever import FashionRetriever
 from shared.search.query_encoder import QueryEncoder
-from shared.search_types import RetrieverError
+from shared.search.types import RetrieverError
 
 
 class Models:

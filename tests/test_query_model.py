@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from shared.catalog import Catalog
+from shared.storage.catalog import Catalog
 from shared.retriever import FashionRetriever
 from shared.search.query_model import QueryModel
-from shared.search_types import CollectionMissingError, RetrieverError
-from shared.vector_store.edge import EdgeStore
-from shared.weights import file_sha256
+from shared.search.types import CollectionMissingError, RetrieverError
+from shared.storage.vector_store.edge import EdgeStore
+from shared.models.weights import file_sha256
 from tests.search_fixtures import COLLECTION, TINY, edge_settings, ingest_into, tiny_weights
 
 

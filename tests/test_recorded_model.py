@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.catalog import ModelIdentity
-from shared.recorded_model import RecordedFrom, load_recorded_model
-from shared.search_types import RetrieverError
-from shared.weights import file_sha256
+from shared.storage.catalog import ModelIdentity
+from shared.search.recorded_model import RecordedFrom, load_recorded_model
+from shared.search.types import RetrieverError
+from shared.models.weights import file_sha256
 from tests.search_fixtures import TINY, tiny_weights
 
 SOURCE = RecordedFrom("things", "data/products.parquet", Path("data-x"))

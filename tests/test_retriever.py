@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.images import ImageError
+from shared.products.images import ImageError
 from shared.retriever import FashionRetriever
-from shared.search_types import RetrieverError
-from shared.vector_store import FilterError, StoreError
-from shared.vector_store.filters import payload_matches
+from shared.search.types import RetrieverError
+from shared.storage.vector_store import FilterError, StoreError
+from shared.storage.vector_store.filters import payload_matches
 from tests.search_fixtures import sibling, tiny_weights
 
 def attributes_of(row: dict[str, Any]) -> dict[str, Any]:

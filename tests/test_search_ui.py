@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from shared.settings import Settings
-from shared.vector_store.edge import EdgeStore
+from shared.storage.vector_store.edge import EdgeStore
 from tests.search_fixtures import ingest_into
 
 PAGE = str(Path(__file__).resolve().parent.parent / "search_ui" / "main.py")

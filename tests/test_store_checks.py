@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared.vector_store import StoreError, VectorPoint, VectorStore
+from shared.storage.vector_store import StoreError, VectorPoint, VectorStore
 from tests.vector_store_cases import (  # noqa: F401, F811 (fixtures)
     DIM, NAME, edge_root, filled, one_line, points, store,
 )

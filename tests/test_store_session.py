@@ -11,8 +11,8 @@ from shared.retriever import FashionRetriever
 from shared.search import store_session
 from shared.search.store_session import StoreSession
 from shared.settings import Settings
-from shared.vector_store import StoreLockedError
-from shared.vector_store.edge import EdgeStore
+from shared.storage.vector_store import StoreLockedError
+from shared.storage.vector_store.edge import EdgeStore
 from tests.search_fixtures import COLLECTION, sibling
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared.vector_store import StoreError, VectorPoint, VectorStore, payload_matches
+from shared.storage.vector_store import StoreError, VectorPoint, VectorStore, payload_matches
 from tests.vector_store_cases import (  # noqa: F401, F811 (fixtures)
     DIM, N, NAME, brute_force, edge_root, filled, ids, points, store, unit,
 )

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from shared.weights import (
+from shared.models.weights import (
     FORMAT,
     WeightsError,
     WeightsMismatchError,
@@ -160,7 +160,7 @@ def test_a_fresh_file_is_not_trusted_to_its_mtime(tmp_path: Path) -> None:
 
 
 def test_unchanged_file_is_hashed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.weights as weights_module
+    import shared.models.weights as weights_module
 
     path = tmp_path / "w.pt"
     sha = save_weights(path, _model(), "a")

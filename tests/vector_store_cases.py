@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shared.vector_store import EdgeStore, ScoredHit, ServerStore, VectorPoint, VectorStore, payload_matches
+from shared.storage.vector_store import EdgeStore, ScoredHit, ServerStore, VectorPoint, VectorStore, payload_matches
 
 DIM = 16
 N = 90  # below the hybrid prefetch depth (100), so every point reaches RRF fusion

@@ -9,11 +9,11 @@ import open_clip
 import torch
 from torch import nn
 
-from shared.collection import ModelIdentity
+from shared.storage.collection import ModelIdentity
 from shared.errors import FashionSearchError
 from shared.models import registry
 from shared.models.tokenizer import Tokenizer, build_tokenizer
-from shared.preprocessing import ImageTransform, eval_transform, train_transform
+from shared.products.preprocessing import ImageTransform, eval_transform, train_transform
 
 
 class ModelLoadError(FashionSearchError, RuntimeError):

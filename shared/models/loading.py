@@ -16,7 +16,7 @@ from shared.models.downloads import hub_model_cached, offline_hub
 from shared.models.lite_weights import LiteWeightsError
 from shared.models.loaded import LoadedModel, ModelLoadError, finish_loading
 from shared.runtime import resolve_device
-from shared.weights import WeightsError, WeightsFile, WeightsMismatchError, read_weights
+from shared.models.weights import WeightsError, WeightsFile, WeightsMismatchError, read_weights
 
 __all__ = ["DEFAULT", "LITE_TAG", "LoadedModel", "ModelLoadError", "load_model"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.catalog import Catalog
-from shared.collection import find_image
-from shared.search_types import SearchResult
-from shared.vector_store import ScoredHit
+from shared.storage.catalog import Catalog
+from shared.storage.collection import find_image
+from shared.search.types import SearchResult
+from shared.storage.vector_store import ScoredHit
 
 
 def catalog_results(catalog: Catalog, collection: str, images_dir: Path, hits: Sequence[ScoredHit]) -> list[SearchResult]:

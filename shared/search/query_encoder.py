@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from shared.embedding import encode_pil_images, encode_texts
-from shared.images import ImageInput, as_pil
+from shared.models.embedding import encode_pil_images, encode_texts
+from shared.products.images import ImageInput, as_pil
 from shared.models import LoadedModel
-from shared.search_types import check_query_text
+from shared.search.types import check_query_text
 
 
 class QueryEncoder:

@@ -1,6 +1,6 @@
 """The query model of one collection: the model its latest ingest recorded, followed after a re-ingest.
 
-Loading goes through ``shared.recorded_model``, which checks the weights file's hash on every load, so
+Loading goes through ``shared.search.recorded_model``, which checks the weights file's hash on every load, so
 queries and stored vectors always come from one model.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.catalog import Catalog
-from shared.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits
+from shared.storage.catalog import Catalog
+from shared.storage.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits
 from shared.models import LoadedModel
-from shared.recorded_model import RecordedFrom, load_recorded_model
-from shared.search_types import CollectionMissingError, RetrieverError
+from shared.search.recorded_model import RecordedFrom, load_recorded_model
+from shared.search.types import CollectionMissingError, RetrieverError
 from shared.settings import Settings
-from shared.vector_store import VectorStore
+from shared.storage.vector_store import VectorStore
 
 
 def ingest_command(settings: Settings) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from shared.settings import Settings
-from shared.vector_store import VectorStore, open_store
+from shared.storage.vector_store import VectorStore, open_store
 
 
 class StoreSession:

@@ -9,7 +9,7 @@ so a process killed (even ``kill -9``) after ``upsert`` returned loses nothing: 
 is replayed on reopen. Segments are flushed at most every ``FLUSH_INTERVAL_S`` seconds
 and on ``close()`` (a flush per small batch made ingest ~15x slower).
 
-This is a driver: :class:`~shared.vector_store.base.VectorStore` validates, encodes and
+This is a driver: :class:`~shared.storage.vector_store.base.VectorStore` validates, encodes and
 chunks; the methods here translate its validated calls into Edge requests.
 """
 
@@ -26,13 +26,13 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from shared.vector_store.base import VectorStore
-from shared.vector_store.bm25 import SparseVector
-from shared.vector_store.checks import check_collection_name
-from shared.vector_store.errors import StoreError, StoreLockedError
-from shared.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
-from shared.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, locked_message, release_folder_lock
-from shared.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
+from shared.storage.vector_store.base import VectorStore
+from shared.storage.vector_store.bm25 import SparseVector
+from shared.storage.vector_store.checks import check_collection_name
+from shared.storage.vector_store.errors import StoreError, StoreLockedError
+from shared.storage.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
+from shared.storage.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, locked_message, release_folder_lock
+from shared.storage.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
 
 CONFIG_FILE = "edge_config.json"
 FACET_LIMIT = 100_000

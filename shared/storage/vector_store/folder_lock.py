@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from shared.runtime import process_alive
-from shared.vector_store.errors import StoreLockedError
+from shared.storage.vector_store.errors import StoreLockedError
 
 try:  # POSIX only; elsewhere Edge's own WAL lock still refuses a second opener.
     import fcntl

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from shared.vector_store.bm25 import SparseVector, bm25_document, bm25_query
-from shared.vector_store.checks import (
+from shared.storage.vector_store.bm25 import SparseVector, bm25_document, bm25_query
+from shared.storage.vector_store.checks import (
     as_matrix,
     check_collection_name,
     check_dimension,
@@ -27,8 +27,8 @@ from shared.vector_store.checks import (
     check_top_k,
     listed_ids,
 )
-from shared.vector_store.errors import StoreError
-from shared.vector_store.filters import (
+from shared.storage.vector_store.errors import StoreError
+from shared.storage.vector_store.filters import (
     FILTER_FIELDS,
     Condition,
     Filters,
@@ -37,7 +37,7 @@ from shared.vector_store.filters import (
     index_kind,
     normalize_filters,
 )
-from shared.vector_store.points import DENSE_VECTOR, DenseQuery, ScoredHit, VectorPoint
+from shared.storage.vector_store.points import DENSE_VECTOR, DenseQuery, ScoredHit, VectorPoint
 
 SCROLL_PAGE = 10_000
 """Point ids read per scroll request (``all_ids``)."""

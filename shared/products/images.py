@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.errors import FashionSearchError
-from shared.search_types import RetrieverError
+from shared.search.types import RetrieverError
 
 MAX_PIXELS = 40_000_000
 """Largest accepted image (width x height): 40 megapixels, well above any catalog photo."""

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from shared.vector_store.bm25 import SparseVector
-from shared.vector_store.filters import Condition
+from shared.storage.vector_store.bm25 import SparseVector
+from shared.storage.vector_store.filters import Condition
 
 DENSE_VECTOR = "image"
 SPARSE_VECTOR = "name_bm25"

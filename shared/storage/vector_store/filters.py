@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Optional, TypeAlias, Union
 
-from shared.product_schema import FILTER_FIELDS, YEAR_FIELD, kind_of
-from shared.vector_store.checks import check_text, is_whole_number
-from shared.vector_store.errors import FilterError
+from shared.products.schema import FILTER_FIELDS, YEAR_FIELD, kind_of
+from shared.storage.vector_store.checks import check_text, is_whole_number
+from shared.storage.vector_store.errors import FilterError
 
 IndexKind: TypeAlias = Literal["integer", "keyword"]
 

@@ -2,7 +2,7 @@
 
 A weights file must still hash to the sha256 recorded at ingest: ``python -m finetune`` overwrites its output
 by default, and a retrained file would embed queries in another space than the stored vectors. The hash is
-cached per file version (``shared.weights.cached_file_sha256``), so the check of an unchanged file costs a
+cached per file version (``shared.models.weights.cached_file_sha256``), so the check of an unchanged file costs a
 stat, and one load hashes and reads the file once.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.collection import ModelIdentity
+from shared.storage.collection import ModelIdentity
 from shared.models import LoadedModel, load_model
-from shared.search_types import RetrieverError
-from shared.weights import WeightsMismatchError
+from shared.search.types import RetrieverError
+from shared.models.weights import WeightsMismatchError
 
 
 @dataclass(frozen=True)

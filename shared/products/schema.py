@@ -3,7 +3,7 @@
 Each :class:`ProductField` names a field, its kind, its label on the search page,
 whether it can be filtered (and faceted) and, for keyword fields, how many characters
 the SQL catalog holds. Everything else derives from :data:`PRODUCT_FIELDS`: the SQL
-columns (``shared.catalog_tables``), the vector store's payload indexes
+columns (``shared.storage.catalog_tables``), the vector store's payload indexes
 (``FILTER_FIELDS``), the payload stored with each vector (:func:`payload_of`), the
 attributes read from a dataset row, and the page's labels and sidebar filters.
 Adding a field is one line here.

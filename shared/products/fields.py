@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from shared.errors import FashionSearchError
-from shared.product_schema import ATTRIBUTE_FIELDS, kind_of
+from shared.products.schema import ATTRIBUTE_FIELDS, kind_of
 
 MAX_PRODUCT_ID = 2**63 - 1
 """Largest product id: the SQL catalog stores ids as signed 64-bit integers."""

@@ -24,15 +24,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.settings import AUTO, LOCAL_SERVER_URL, Settings
-from shared.vector_store.base import VectorStore
-from shared.vector_store.errors import FilterError, StoreError, StoreLockedError, StoreUnavailableError
-from shared.vector_store.filters import FILTER_FIELDS, Filters, YearRange, normalize_filters, payload_matches
-from shared.vector_store.points import DENSE_VECTOR, SPARSE_VECTOR, ScoredHit, VectorPoint
-from shared.vector_store.probe import probe_server
+from shared.storage.vector_store.base import VectorStore
+from shared.storage.vector_store.errors import FilterError, StoreError, StoreLockedError, StoreUnavailableError
+from shared.storage.vector_store.filters import FILTER_FIELDS, Filters, YearRange, normalize_filters, payload_matches
+from shared.storage.vector_store.points import DENSE_VECTOR, SPARSE_VECTOR, ScoredHit, VectorPoint
+from shared.storage.vector_store.probe import probe_server
 
 if TYPE_CHECKING:
-    from shared.vector_store.edge import EdgeStore
-    from shared.vector_store.server import ServerStore
+    from shared.storage.vector_store.edge import EdgeStore
+    from shared.storage.vector_store.server import ServerStore
 
 EMBEDDED = ("edge", "embedded")
 MEMORY = ":memory:"
@@ -62,11 +62,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """``EdgeStore`` and ``ServerStore``, imported on first use (PEP 562)."""
     if name == "EdgeStore":
-        from shared.vector_store.edge import EdgeStore
+        from shared.storage.vector_store.edge import EdgeStore
 
         return EdgeStore
     if name == "ServerStore":
-        from shared.vector_store.server import ServerStore
+        from shared.storage.vector_store.server import ServerStore
 
         return ServerStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -80,14 +80,14 @@ def open_store(settings: Settings, *, probe_timeout: float = 0.5, read_only: boo
     """
     url = (settings.qdrant_url or AUTO).strip()
     if url == MEMORY:
-        from shared.vector_store.server import ServerStore
+        from shared.storage.vector_store.server import ServerStore
 
         return ServerStore.in_memory()
     if url.lower() in EMBEDDED:
         return _edge(settings, read_only)
     if url.lower() == AUTO:
         if probe_server(LOCAL_SERVER_URL, settings.qdrant_api_key, probe_timeout) is None:
-            from shared.vector_store.server import ServerStore
+            from shared.storage.vector_store.server import ServerStore
 
             return ServerStore.connect(LOCAL_SERVER_URL, settings.qdrant_api_key)
         return _edge(settings, read_only)
@@ -95,12 +95,12 @@ def open_store(settings: Settings, *, probe_timeout: float = 0.5, read_only: boo
         raise StoreError(
             f"QDRANT_URL {url!r} is not a URL; use http://host:6333, 'auto', 'edge' or ':memory:'"
         )
-    from shared.vector_store.server import ServerStore
+    from shared.storage.vector_store.server import ServerStore
 
     return ServerStore.connect(url, settings.qdrant_api_key)
 
 
 def _edge(settings: Settings, read_only: bool) -> VectorStore:
-    from shared.vector_store.edge import EdgeStore
+    from shared.storage.vector_store.edge import EdgeStore
 
     return EdgeStore(settings.edge_dir, read_only=read_only)

@@ -21,9 +21,9 @@ from urllib.parse import unquote
 from shared.errors import FashionSearchError
 
 if TYPE_CHECKING:
-    from shared.catalog import Catalog
+    from shared.storage.catalog import Catalog
     from shared.settings import Settings
-    from shared.vector_store import VectorStore
+    from shared.storage.vector_store import VectorStore
 
 EDGE_PREFIX = "edge:"
 SERVER_PREFIX = "server:"

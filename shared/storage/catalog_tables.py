@@ -1,6 +1,6 @@
 """The SQL tables of the catalog, and the check every product row passes before a write.
 
-The ``products`` columns derive from the product schema (``shared.product_schema``):
+The ``products`` columns derive from the product schema (``shared.products.schema``):
 a keyword field is a ``String`` of its length, an integer an ``Integer``, text a
 ``Text``. Rows are checked against those column definitions (:func:`check_product_row`),
 so every database accepts the same rows.
@@ -18,7 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from shared.errors import FashionSearchError
-from shared.product_schema import ATTRIBUTE_FIELDS, PRODUCT_FIELDS, ProductField
+from shared.products.schema import ATTRIBUTE_FIELDS, PRODUCT_FIELDS, ProductField
 
 _INTEGER_BITS = {SmallInteger: 16, BigInteger: 64, Integer: 32}  # most specific type first
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from shared.product_fields import MAX_PRODUCT_ID
-from shared.vector_store.errors import FilterError, StoreError
+from shared.products.fields import MAX_PRODUCT_ID
+from shared.storage.vector_store.errors import FilterError, StoreError
 
 MAX_TOP_K = 10_000
 """Most results one search returns (page further with offset)."""

@@ -5,7 +5,7 @@ collections (say, one per model) and each matches its vector-store collection id
 for id. The default URL is ``sqlite:///<data dir>/catalog.db``; any SQLAlchemy
 URL works (PostgreSQL: ``postgresql+psycopg://...`` with the ``postgres`` extra).
 
-The tables live in ``shared.catalog_tables`` (the product columns derive from the
+The tables live in ``shared.storage.catalog_tables`` (the product columns derive from the
 product schema); rows are checked against the column definitions before any write
 (:func:`check_product_row`), so every database accepts the same rows. Each
 collection records which vector store it belongs to (``collection_stores``), so
@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from sqlalchemy.orm import Session
 
 from shared.errors import FashionSearchError
-from shared.catalog_tables import (
+from shared.storage.catalog_tables import (
     Base,
     CollectionStore,
     IngestRun,
@@ -35,7 +35,7 @@ from shared.catalog_tables import (
     ProductRecord,
     check_product_row,
 )
-from shared.collection import ModelIdentity
+from shared.storage.collection import ModelIdentity
 
 __all__ = [
     "Catalog",

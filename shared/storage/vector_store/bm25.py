@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, TypeAlias
 
-from shared.vector_store.checks import check_text
+from shared.storage.vector_store.checks import check_text
 
 SparseVector: TypeAlias = tuple[list[int], list[float]]
 """(indices, values) of a sparse vector."""

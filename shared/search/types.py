@@ -2,7 +2,7 @@
 
 Filters are the vector store's: a mapping from a catalog field to one value or a list
 of values (any of them matches), plus ``"year"`` as a ``(min, max)`` range where either
-end may be None, or a ``YearRange`` (see ``shared.vector_store.filters``).
+end may be None, or a ``YearRange`` (see ``shared.storage.vector_store.filters``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import FashionSearchError
-from shared.product_schema import ATTRIBUTE_FIELDS, NAME_FIELD
+from shared.products.schema import ATTRIBUTE_FIELDS, NAME_FIELD
 
 
 class RetrieverError(FashionSearchError, RuntimeError):

@@ -10,7 +10,7 @@ A dataset is given as one string, resolved in this order:
 
 Rows come back as :class:`Product` records holding the raw image bytes: decoding
 happens later, per product, so one broken image never stops a whole run. Every
-layout applies the same field rules (``shared.product_fields``): a row whose id is
+layout applies the same field rules (``shared.products.fields``): a row whose id is
 not a non-negative whole number is rejected, a repeated id keeps its first row, and
 both are reported by id (``rejected``, ``duplicates``); facet values get one spelling.
 """
@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shared.errors import FashionSearchError
-from shared.hub import hub_reachable, is_hub_id, offline_hub
-from shared.product_fields import RowIndex, Spellings, canonical_spellings, index_rows, read_attributes
-from shared.product_schema import ATTRIBUTE_FIELDS, KEYWORD_FIELDS, NAME_FIELD
+from shared.products.hub import hub_reachable, is_hub_id, offline_hub
+from shared.products.fields import RowIndex, Spellings, canonical_spellings, index_rows, read_attributes
+from shared.products.schema import ATTRIBUTE_FIELDS, KEYWORD_FIELDS, NAME_FIELD
 
 __all__ = ["ATTRIBUTE_FIELDS", "KEYWORD_FIELDS", "NAME_FIELD", "DatasetError", "Product", "ProductTable", "hub_reachable", "is_hub_id", "open_products"]
 

@@ -6,7 +6,7 @@ against qdrant-client's local mode, which tests and benchmarks use. Hybrid searc
 facets and batches all use the server's own query API (local mode supports each of
 them, so there is no fallback path).
 
-This is a driver: :class:`~shared.vector_store.base.VectorStore` validates, encodes and
+This is a driver: :class:`~shared.storage.vector_store.base.VectorStore` validates, encodes and
 chunks; the methods here translate its validated calls into qdrant-client requests.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from shared.vector_store.base import VectorStore
-from shared.vector_store.bm25 import SparseVector
-from shared.vector_store.errors import StoreError, StoreUnavailableError
-from shared.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
-from shared.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
-from shared.vector_store.probe import probe_server, unreachable_message
+from shared.storage.vector_store.base import VectorStore
+from shared.storage.vector_store.bm25 import SparseVector
+from shared.storage.vector_store.errors import StoreError, StoreUnavailableError
+from shared.storage.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
+from shared.storage.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
+from shared.storage.vector_store.probe import probe_server, unreachable_message
 
 FACET_LIMIT = 100_000
 _INDEX_SCHEMA = {"integer": models.PayloadSchemaType.INTEGER, "keyword": models.PayloadSchemaType.KEYWORD}
