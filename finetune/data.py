@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from finetune.captions import CAPTION_FIELDS, CaptionError, canonical_caption, check_caption_columns, sample_caption
 from shared.commands import keep_finished_bars
 from shared.products.datasets import Product, ProductTable
+from shared.products.fields import left_out_report
 from shared.products.images import ImageError, decode_image
 
 
@@ -26,9 +27,18 @@ class DecodedProducts:
     images: list[Image.Image]
     skipped_images: int
     skipped_captions: int
+    rows_left_out: str = ""
+    """The dataset's rejected rows and repeated ids, as the ingest summary lists them ('' for none)."""
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def left_out(self) -> str:
+        """Everything decoding left out, for one line ('' when nothing was)."""
+        parts = [f"{self.skipped_images} broken images"] if self.skipped_images else []
+        if self.skipped_captions:
+            parts.append(f"{self.skipped_captions} rows without any caption field")
+        return "; ".join([*parts, self.rows_left_out.removeprefix("; ")] if self.rows_left_out else parts)
 
     def display_name(self, index: int) -> str:
         return Product(self.ids[index], self.attributes[index]).display_name
@@ -62,7 +72,8 @@ def decode_products(table: ProductTable, subset_size: int | None = None, *, prog
             f"dataset {table.name}: none of the first {count} products has both a readable image and one of "
             f"{', '.join(CAPTION_FIELDS)}; check the dataset"
         )
-    return DecodedProducts(ids, attributes, images, skipped_images, skipped_captions)
+    rows_left_out = left_out_report(table.rejected, table.duplicates)
+    return DecodedProducts(ids, attributes, images, skipped_images, skipped_captions, rows_left_out)
 
 
 def split_by_display_name(names: Sequence[str], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,8 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
 
     table = open_products(config.dataset)
     products = decode_products(table, config.subset_size, progress=config.progress)
+    if products.left_out():
+        print(f"left out of training: {products.left_out()}", file=sys.stderr)
     train_idx, val_idx = split_by_display_name(
         [products.display_name(i) for i in range(len(products))], config.val_fraction, config.seed
     )

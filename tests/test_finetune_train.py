@@ -19,7 +19,7 @@ from finetune.pair_encoder import PairEncoder, contrastive_step
 from finetune.train import TrainResult, train
 from shared.models import LoadedModel, load_model
 from shared.models.weights import WeightsError, read_weights, save_weights
-from tests.synthetic import make_rows, write_parquet
+from tests.synthetic import make_rows, write_kaggle, write_parquet
 
 
 @pytest.fixture(autouse=True)
@@ -180,3 +180,14 @@ def test_unwritable_output_directory_is_a_clear_error(garments: Path, tmp_path: 
     blocker.write_text("not a directory")
     with pytest.raises(PermissionError, match="is not writable.*--output-dir"):
         train(_config(garments, blocker / "out"))
+
+
+def test_rows_left_out_of_training_are_reported_by_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = make_rows(40)
+    rows[5]["id"] = rows[4]["id"]  # a repeated id: the first row is the product
+    rows[6]["id"] = "3001.4"  # not a whole number: rejected
+    rows[7]["image"] = b"not an image"
+    train(_config(write_kaggle(tmp_path / "kaggle", rows), tmp_path / "out", epochs=1))
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if line.startswith("left out of training: "))
+    assert "1 broken images" in line and "3001.4 (" in line and f"duplicate ids (first row kept): {rows[4]['id']}" in line
