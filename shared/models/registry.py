@@ -8,7 +8,6 @@ package, ``@configs/<path>`` -> a path inside this package's ``configs/`` direct
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +97,6 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         return node
 
     return walk(copy.deepcopy(config))
-
-
-def has_placeholders(config: dict[str, Any]) -> bool:
-    return "\"@" in json.dumps(config)
 
 
 # -- configs from weights files: checked against the known architectures before anything is built ------------

@@ -18,7 +18,7 @@ both are reported by id (``rejected``, ``duplicates``); facet values get one spe
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -262,7 +262,3 @@ def open_products(source: str, limit: int | None = None) -> HuggingFaceProducts 
         table = table.select(limit)
     return table
 
-
-def iter_products(table: ProductTable) -> Iterator[Product]:
-    for index in range(len(table)):
-        yield table[index]
