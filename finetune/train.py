@@ -116,7 +116,7 @@ def _load(config: TrainConfig, device: torch.device) -> LoadedModel:
 def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainResult:
     """Run one fine-tuning; ``stop_after_epoch`` simulates an interruption (tests of --resume)."""
     config.validate()
-    check_output_dirs(config)  # nothing is created until the first checkpoint is written
+    check_output_dirs(config)  # checked now; the folders are created only once data and model are ready
     device = resolve_device(config.device)
     _seed_everything(config.seed)
     started = time.perf_counter()

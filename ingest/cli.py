@@ -108,7 +108,7 @@ def _status_catalog_url(settings: Settings) -> str | None:
     """The catalog opened read-only for --status (SQLite), None where no catalog was written yet."""
     if settings.database_url:
         return settings.database_url
-    path = (settings.data_dir / "catalog.db").resolve()
+    path = settings.catalog_path
     return f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true" if path.is_file() else None
 
 

@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - Windows
 
 LEASE_CLASS = 0x66617368  # first key of the PostgreSQL advisory locks of ingest leases
 
-__all__ = ["Difference", "WriterLease", "claim_collection", "compare", "repair", "store_location"]
+__all__ = ["WriterLease", "claim_collection", "repair"]
 
 
 class WriterLease:

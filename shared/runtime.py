@@ -53,6 +53,11 @@ def resolve_device(spec: str | torch.device = "auto") -> torch.device:
         raise DeviceError(f"unknown device {spec!r}; use auto, cpu or cuda") from exc
 
 
+def libc() -> ctypes.CDLL:
+    """The C library of this process (glibc on the Linux machines this runs on)."""
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def tune_allocator(threshold: int = THRESHOLD_BYTES) -> bool:
     """Raise glibc's mmap and trim thresholds once per process; False where not glibc or disabled.
 
@@ -65,8 +70,7 @@ def tune_allocator(threshold: int = THRESHOLD_BYTES) -> bool:
     if os.environ.get("FASHION_TUNE_MALLOC", "1") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = libc().mallopt
     except (OSError, AttributeError):  # musl and other libcs have no mallopt
         return False
     ok = True

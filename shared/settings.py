@@ -57,7 +57,12 @@ class Settings:
     @property
     def catalog_url(self) -> str:
         """The SQLAlchemy URL of the product catalog."""
-        return self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+        return self.database_url or f"sqlite:///{self.catalog_path}"
+
+    @property
+    def catalog_path(self) -> Path:
+        """The default SQLite catalog's file (used when DATABASE_URL is unset)."""
+        return (self.data_dir / "catalog.db").resolve()
 
     @property
     def images_dir(self) -> Path:

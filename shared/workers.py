@@ -20,8 +20,6 @@ Two rules prevent that, for ingest and fine-tuning alike:
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import multiprocessing
 import os
@@ -33,7 +31,7 @@ import time
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from shared.runtime import process_alive
+from shared.runtime import libc, process_alive
 
 PR_SET_PDEATHSIG = 1
 PRELOAD = ("torch", "shared.products.images", "shared.products.preprocessing")
@@ -55,8 +53,7 @@ def _set_parent_death_signal(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+        return libc().prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 

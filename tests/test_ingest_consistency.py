@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from ingest.consistency import WriterLease, compare, repair
+from ingest.consistency import WriterLease, repair
 from shared.storage.catalog import Catalog
 from shared.settings import Settings
+from shared.storage.collection import compare
 from shared.storage.vector_store import ServerStore, VectorPoint
 from tests.ingest_cli import TINY, ids_everywhere as _ids_everywhere, run_cli as _run, status_of as _status
 from tests.synthetic import make_rows, write_parquet

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.storage.catalog import Catalog
+from shared.storage.catalog import Catalog, IngestRun, run_identity
 from shared.storage.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits
 from shared.models import LoadedModel
 from shared.search.recorded_model import RecordedFrom, load_recorded_model
@@ -47,8 +47,9 @@ class QueryModel:
                 f"fill it with: {ingest_command(self.settings)}",
                 ingest_command(self.settings),
             )
-        self.identity = self._recorded_identity()
-        self.loaded = self._load_model(self.identity)
+        run = self._recorded_run()
+        self.identity = run_identity(run)
+        self.loaded = self._load_model(self.identity, run)
         dim = store.vector_size(self.collection)
         try:  # the model is the recorded one: only the vectors' size is left to check
             check_fits(self.loaded.identity(), CollectionFacts(self.collection, vector_size=dim))
@@ -58,22 +59,21 @@ class QueryModel:
                 f"{self.collection!r} holds {dim}-d ones; re-ingest with --recreate"
             ) from None
 
-    def _recorded_identity(self) -> ModelIdentity:
-        identity = self.catalog.model_of(self.collection)
-        if identity is None:
+    def _recorded_run(self) -> IngestRun:
+        run = self.catalog.latest_run(self.collection)
+        if run is None:
             raise CollectionMissingError(
                 f"collection {self.collection!r} has no ingest run in {self.settings.catalog_url}; "
                 f"fill it with: {ingest_command(self.settings)}",
                 ingest_command(self.settings),
             )
-        return identity
+        return run
 
-    def _load_model(self, identity: ModelIdentity) -> LoadedModel:
+    def _load_model(self, identity: ModelIdentity, run: IngestRun) -> LoadedModel:
         """The model that made the vectors; its weights file's hash is checked on every load (recorded_model)."""
-        run = self.catalog.latest_run(self.collection)
         return load_recorded_model(
             identity,
-            RecordedFrom(self.collection, run.dataset if run is not None else None, self.settings.data_dir),
+            RecordedFrom(self.collection, run.dataset, self.settings.data_dir),
             explicit_weights=self._explicit_weights,
             device=self.device,
         )
@@ -83,7 +83,8 @@ class QueryModel:
 
         The recorded model is compared, not the run id: ``--recreate`` deletes the runs, and SQLite gives
         the next run the same id again."""
-        identity = self._recorded_identity()
+        run = self._recorded_run()
+        identity = run_identity(run)
         if not identity.same_model(self.identity):
-            self.loaded = self._load_model(identity)
+            self.loaded = self._load_model(identity, run)
             self.identity = identity

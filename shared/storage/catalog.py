@@ -255,6 +255,9 @@ class Catalog:
     def model_of(self, collection: str) -> ModelIdentity | None:
         """The model whose vectors fill the collection, as its latest ingest run recorded it."""
         run = self.latest_run(collection)
-        if run is None:
-            return None
-        return ModelIdentity(run.model_name, run.pretrained, run.weights_path, run.weights_sha256, run.embedding_dim)
+        return None if run is None else run_identity(run)
+
+
+def run_identity(run: IngestRun) -> ModelIdentity:
+    """The model an ingest run recorded."""
+    return ModelIdentity(run.model_name, run.pretrained, run.weights_path, run.weights_sha256, run.embedding_dim)

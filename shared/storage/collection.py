@@ -63,8 +63,7 @@ class CollectionFacts:
 
     @classmethod
     def read(cls, store: VectorStore, catalog: Catalog, name: str) -> "CollectionFacts":
-        size = store.vector_size(name) if store.collection_exists(name) else None
-        return cls(name, catalog.model_of(name), size)
+        return cls(name, catalog.model_of(name), store.vector_size(name))  # None where there is no collection
 
 
 class MisfitError(FashionSearchError, ValueError):

@@ -1,8 +1,7 @@
 """Vector store on a Qdrant server through qdrant-client (also its in-process local mode).
 
 ``ServerStore.connect(url)`` talks to a running server (``docker compose up qdrant``);
-``ServerStore.in_memory()`` and ``ServerStore.local(path)`` run the same client code
-against qdrant-client's local mode, which tests and benchmarks use. Hybrid search,
+``ServerStore.in_memory()`` runs the same client code against qdrant-client's local mode, which tests and benchmarks use. Hybrid search,
 facets and batches all use the server's own query API (local mode supports each of
 them, so there is no fallback path).
 
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from qdrant_client import QdrantClient, models
@@ -92,11 +90,6 @@ class ServerStore(VectorStore):
     def in_memory(cls) -> "ServerStore":
         """A throw-away store in qdrant-client's in-memory local mode (tests)."""
         return cls(QdrantClient(":memory:"), ":memory:")
-
-    @classmethod
-    def local(cls, path: Path | str) -> "ServerStore":
-        """A store in qdrant-client's on-disk local mode (benchmarks; not for production)."""
-        return cls(QdrantClient(path=str(path)), str(path))
 
     def close(self) -> None:
         self.client.close()
