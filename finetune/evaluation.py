@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # torch, open_clip and datasets are imported where used, so -
     import torch
 
     from finetune.data import DecodedProducts
-    from finetune.evaluator import RetrievalEvaluator
+    from finetune.evaluator import RetrievalEvaluator, TextEncoder
     from finetune.towers import ImageTowerSplit
     from shared.models import LoadedModel
 
@@ -124,15 +124,25 @@ def _embed_gallery(
     return [np.concatenate(rows) for rows in out]
 
 
-def evaluate_gallery(
-    loaded: LoadedModel, image_embeddings: np.ndarray, products: DecodedProducts, gallery: Sequence[int], query_names: Sequence[str]
-) -> dict[str, dict[str, float]]:
-    """Every task's metrics for one model on one gallery."""
-    from functools import partial
-
+def memoized_text_encoder(loaded: LoadedModel) -> TextEncoder:
+    """``encode_texts`` for one model, each distinct list of queries encoded once (every gallery asks the same)."""
     from shared.models.embedding import encode_texts
 
-    encode = partial(encode_texts, loaded)
+    encoded: dict[tuple[str, ...], np.ndarray] = {}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        key = tuple(texts)
+        if key not in encoded:
+            encoded[key] = encode_texts(loaded, texts)
+        return encoded[key]
+
+    return encode
+
+
+def evaluate_gallery(
+    encode: TextEncoder, image_embeddings: np.ndarray, products: DecodedProducts, gallery: Sequence[int], query_names: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Every task's metrics for one model (its text encoder) on one gallery."""
     return {task: evaluator(encode, image_embeddings) for task, evaluator in gallery_evaluators(products, gallery, query_names).items()}
 
 
@@ -201,13 +211,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.output_dir)
     # the validation gallery is a subset of the whole one: embed the whole dataset once when both are asked for
     whole = embed_gallery(models, products, galleries["all"], prefix_cache=args.image_prefix) if "all" in chosen else None
+    encoders = [memoized_text_encoder(model) for _, model in loaded]
     for gallery in chosen:
         if whole is not None:
             embeddings = [e[np.asarray(galleries[gallery], dtype=np.int64)] for e in whole]
         else:
             embeddings = embed_gallery(models, products, galleries[gallery], prefix_cache=args.image_prefix)
-        for (label, model), emb in zip(loaded, embeddings):
-            results[label][gallery] = evaluate_gallery(model, emb, products, galleries[gallery], query_names)
+        for (label, model), encode, emb in zip(loaded, encoders, embeddings):
+            results[label][gallery] = evaluate_gallery(encode, emb, products, galleries[gallery], query_names)
             print(f"{label} / {gallery} gallery ({len(galleries[gallery])} products): "
                   + ", ".join(f"{k} {v:.3f}" for k, v in results[label][gallery]["display_name"].items() if k != "queries"))
             if args.examples:
