@@ -32,13 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args.alpha) > 1 and "{alpha}" not in args.output:
         return fail("--output needs '{alpha}' when several --alpha values are given")
 
-    from finetune.wise_ft import interpolate_files
+    from finetune.wise_ft import interpolate_many
 
     def body() -> None:
-        for alpha in args.alpha:
-            output = args.output.replace("{alpha}", f"{alpha:g}")
-            sha = interpolate_files(args.base, args.finetuned, alpha, output, args.pretrained)
-            print(f"wrote {output} (alpha {alpha:g}, sha256 {sha[:12]})")
+        outputs = {alpha: args.output.replace("{alpha}", f"{alpha:g}") for alpha in args.alpha}
+        for alpha, sha in interpolate_many(args.base, args.finetuned, outputs, args.pretrained).items():
+            print(f"wrote {outputs[alpha]} (alpha {alpha:g}, sha256 {sha[:12]})")
 
     return run_cli(body, also=(ValueError, OSError))
 

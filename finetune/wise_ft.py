@@ -53,11 +53,19 @@ def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> 
 
 def interpolate_files(base: str, finetuned: str, alpha: float, output: str, pretrained: str | None = None) -> str:
     """Write the WiSE-FT weights file; returns its sha256."""
+    return interpolate_many(base, finetuned, {alpha: output}, pretrained)[alpha]
+
+
+def interpolate_many(base: str, finetuned: str, outputs: Mapping[float, str], pretrained: str | None = None) -> dict[float, str]:
+    """Write one WiSE-FT weights file per alpha (``outputs``: alpha -> path), reading both ends once; their sha256s."""
     from shared.models.weights import read_weights, save_weights
 
     tuned = read_weights(finetuned)
     base_state, base_id = _base_weights(base, pretrained, tuned)
-    mixed = interpolate_state(base_state, tuned.state_dict, alpha)
-    metadata = {**tuned.metadata, "wise_ft": {"alpha": alpha, "base": base, "base_id": base_id, "finetuned": finetuned, "finetuned_sha256": tuned.sha256}}
-    metadata.pop("history", None)
-    return save_weights(output, mixed, tuned.model_name or base, pretrained=tuned.pretrained, config=tuned.config, metadata=metadata)
+    written: dict[float, str] = {}
+    for alpha, output in outputs.items():
+        mixed = interpolate_state(base_state, tuned.state_dict, alpha)
+        metadata = {**tuned.metadata, "wise_ft": {"alpha": alpha, "base": base, "base_id": base_id, "finetuned": finetuned, "finetuned_sha256": tuned.sha256}}
+        metadata.pop("history", None)
+        written[alpha] = save_weights(output, mixed, tuned.model_name or base, pretrained=tuned.pretrained, config=tuned.config, metadata=metadata)
+    return written

@@ -57,7 +57,7 @@ def _raise(error: Exception) -> Callable[..., None]:
         ("ingest.cli.run_status", "ingest.cli", ["--status"]),
         ("finetune.train.train", "finetune.cli", ["--model", "tiny-test", "--dataset", "ashraq/x"]),
         ("finetune.evaluation.run", "finetune.evaluate", ["--models", "tiny-test"]),
-        ("finetune.wise_ft.interpolate_files", "finetune.interpolate", ["--base", "a", "--finetuned", "b", "--alpha", "1", "--output", "c"]),
+        ("finetune.wise_ft.interpolate_many", "finetune.interpolate", ["--base", "a", "--finetuned", "b", "--alpha", "1", "--output", "c"]),
     ],
 )
 def test_every_cli_prints_a_project_error_as_one_line(
