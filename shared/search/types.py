@@ -7,9 +7,9 @@ end may be None, or a ``YearRange`` (see ``shared.storage.vector_store.filters``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from shared.errors import FashionSearchError
 from shared.products.schema import ATTRIBUTE_FIELDS, NAME_FIELD
@@ -74,3 +74,77 @@ class SearchResult:
     def from_record(cls, product_id: int, score: float, record: Mapping[str, Any]) -> "SearchResult":
         attributes = {k: record[k] for k in ATTRIBUTE_FIELDS if record.get(k) is not None}
         return cls(int(product_id), float(score), attributes, record.get("image_path"))
+
+
+# -- search modes and query understanding (issue 8) ------------------------------------------
+SearchMode = Literal["fused", "image_vectors", "text_vectors", "keywords"]
+"""How a text query is matched:
+
+- ``"fused"`` (default): text->image vectors, text->text vectors (each product's name and attributes
+  embedded by the text tower) and BM25 keywords on the same text, fused by weighted reciprocal rank;
+- ``"image_vectors"``: text->image vectors only (pure CLIP retrieval, what model benchmarks measure);
+- ``"text_vectors"``: text->text vectors only;
+- ``"keywords"``: BM25 only.
+"""
+SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
+
+FacetUse = Literal["filter", "relaxed", "overridden", "removed"]
+"""How a recognised facet was used: ``"filter"`` (applied as a filter), ``"relaxed"`` (not applied: too few
+products match with it; the search ran without it), ``"overridden"`` (the caller's own filter on that field
+wins), ``"removed"`` (the caller switched it off, e.g. the chip's x on the page)."""
+
+
+@dataclass(frozen=True)
+class UnderstoodFacet:
+    """A catalog facet value recognised in a query ("mens" -> gender Men) and how it was used."""
+
+    field: str
+    value: str
+    phrase: str
+    use: FacetUse = "filter"
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        """The value as a shopper reads it on a chip ("Navy Blue")."""
+        return self.value
+
+    def to_dict(self) -> dict[str, str]:
+        return {"field": self.field, "value": self.value, "phrase": self.phrase, "use": self.use, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class QueryUnderstanding:
+    """What was recognised in a text query, and how each part was applied."""
+
+    query: str
+    facets: tuple[UnderstoodFacet, ...] = ()
+
+    @property
+    def applied(self) -> tuple[UnderstoodFacet, ...]:
+        return tuple(f for f in self.facets if f.use == "filter")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "facets": [f.to_dict() for f in self.facets]}
+
+
+class SearchResults(list[SearchResult]):
+    """A page of results (a plain list of :class:`SearchResult`), plus how the query was run.
+
+    ``mode``: the :data:`SearchMode` (or ``"image"``, ``"recommend"``); ``understanding``: the facets
+    recognised in the text query and how each was applied (None when understanding was off or there was
+    no text); ``total``: how many products the effective filters admit (None when not counted).
+    """
+
+    def __init__(
+        self,
+        results: Sequence[SearchResult] = (),
+        *,
+        mode: str = "fused",
+        understanding: QueryUnderstanding | None = None,
+        total: int | None = None,
+    ) -> None:
+        super().__init__(results)
+        self.mode = mode
+        self.understanding = understanding
+        self.total = total
