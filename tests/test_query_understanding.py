@@ -316,3 +316,10 @@ def test_a_bad_min_matches_is_a_one_line_error(min_matches: Any) -> None:
 def test_an_unknown_ignored_field_is_a_one_line_error() -> None:
     with pytest.raises(RetrieverError, match="'colour'.*baseColour"):
         apply_facets([], None, count, 1, ignore_fields=("colour",))
+
+
+def test_plural_only_words_keep_their_own_meaning(vocabulary: FacetVocabulary) -> None:
+    assert parsed("short dress", vocabulary) == {("articleType", "Dresses")}  # "short" is not Shorts
+    assert parsed("short shorts", vocabulary) == {("articleType", "Shorts")}
+    assert parsed("flat knit socks", vocabulary) == {("articleType", "Socks")}
+    assert parsed("black flats", vocabulary) == {("baseColour", "Black"), ("articleType", "Flats")}

@@ -49,6 +49,8 @@ FIELD_SPECIFICITY: tuple[str, ...] = ("articleType", "baseColour", "gender", "us
 RELAX_ORDER: tuple[str, ...] = ("usage", "baseColour", "gender", "subCategory", "articleType")
 """Least identifying first: the order in which facets are relaxed when too few products match."""
 MAX_PHRASE_WORDS = 6
+PLURAL_ONLY: frozenset[str] = frozenset({"shorts", "flats", "tights", "glasses", "sunglasses", "briefs", "clothes"})
+"""Plurals whose singular is another word ("short sleeve", "flat knit", "tight fit"): never made singular."""
 
 _WORD = re.compile(r"[^\W_]+(?:['\u2019\u2018`][^\W_]+)*")
 _APOSTROPHE = re.compile(r"['\u2019\u2018`]")
@@ -56,6 +58,8 @@ _APOSTROPHE = re.compile(r"['\u2019\u2018`]")
 
 def _singular(word: str) -> str:
     """One spelling for singular and plural: shoes -> shoe, dresses -> dress, mens -> men, ties -> tie."""
+    if word in PLURAL_ONLY:
+        return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if word.endswith(("sses", "shes", "ches", "xes")):
