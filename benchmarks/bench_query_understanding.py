@@ -56,7 +56,11 @@ def measure(dataset: str, limit: int | None) -> str:
             any_of[field] += columns[field][row] in values
     count = len(names)
     lines = [
-        f"Query understanding on {count} display names of {dataset} (vocabulary: {len(vocabulary)} phrases)",
+        "## Query understanding: display names as queries",
+        "",
+        "`python benchmarks/bench_query_understanding.py --dataset DATASET --out benchmarks/results/query_understanding.md`",
+        "",
+        f"Parsed {count} display names of {Path(dataset).name} (vocabulary: {len(vocabulary)} phrases)",
         "",
         "| field | found in name | exact, of found | any-of, of found |",
         "| --- | ---: | ---: | ---: |",

@@ -323,3 +323,25 @@ def test_plural_only_words_keep_their_own_meaning(vocabulary: FacetVocabulary) -
     assert parsed("short shorts", vocabulary) == {("articleType", "Shorts")}
     assert parsed("flat knit socks", vocabulary) == {("articleType", "Socks")}
     assert parsed("black flats", vocabulary) == {("baseColour", "Black"), ("articleType", "Flats")}
+
+
+def test_a_query_that_is_not_text_is_a_one_line_error(vocabulary: FacetVocabulary) -> None:
+    with pytest.raises(RetrieverError, match="must be a string, got bytes"):
+        parse_query(b"red dress", vocabulary)  # type: ignore[arg-type]
+
+
+def test_counts_stay_few_when_facets_are_applied(vocabulary: FacetVocabulary) -> None:
+    calls: list[Filters] = []
+
+    def counting(filters: Filters) -> int:
+        calls.append(filters)
+        return count(filters)
+
+    apply_facets(facets_of("mens navy sports shoes", vocabulary), None, counting, 5)
+    assert len(calls) == 1  # the store is asked once when every facet fits
+    calls.clear()
+    apply_facets(facets_of("girls red heels", vocabulary), None, counting, len(PAYLOADS) + 1)
+    assert len(calls) == 2  # all facets, then the caller's filters alone: no subset of facets can be enough
+    calls.clear()
+    apply_facets(facets_of("girls red heels", vocabulary), None, counting, 3)
+    assert len(calls) == 2 + 3 + 3  # then each subset, one field dropped, then two

@@ -160,6 +160,8 @@ def parse_query(text: str, vocabulary: FacetVocabulary) -> list[UnderstoodFacet]
     Each facet has use "filter" and ``phrase``, the query's own words that named it. Facets come
     in query order; a query naming nothing known gives an empty list.
     """
+    if not isinstance(text, str):
+        raise RetrieverError(f"a text query must be a string, got {type(text).__name__} {text!r}")
     words = _words(text)
     tokens = [_spelling(m) for m in words]
     spans: list[tuple[int, int]] = [
@@ -268,11 +270,10 @@ def apply_facets(
             settled[index] = replace(facet, use="removed", reason="switched off")
         else:
             candidates.append(facet)
-    kept_fields = _fields_to_keep(candidates, caller, count, min_matches)
+    kept_fields, matches = _fields_to_keep(candidates, caller, count, min_matches)
     kept = [f for f in candidates if f.field in kept_fields]
     summary = ""
     if len(kept) < len(candidates):
-        matches = count({**caller, **facet_filters(candidates)})
         noun = "product is" if matches == 1 else "products are"
         summary = f"only {matches} {noun} {describe(candidates)}"
     for index, facet in enumerate(facets):
@@ -288,20 +289,22 @@ def apply_facets(
 
 def _fields_to_keep(
     candidates: Sequence[UnderstoodFacet], caller: Filters, count: Callable[[Filters], int], min_matches: int
-) -> set[str]:
-    """The most candidate fields that still leave ``min_matches`` products, dropping least identifying first."""
+) -> tuple[set[str], int]:
+    """The most candidate fields that still leave ``min_matches`` products (dropping least identifying
+    first), and how many products all candidates together admit."""
     fields = list(dict.fromkeys(f.field for f in candidates))
     if not fields:
-        return set()
+        return set(), 0
     rank = {field: i for i, field in enumerate(RELAX_ORDER)}
     fields.sort(key=lambda f: rank.get(f, -1))  # fields outside RELAX_ORDER are relaxed first
-    if count({**caller, **facet_filters(candidates)}) >= min_matches:
-        return set(fields)
+    matches = count({**caller, **facet_filters(candidates)})
+    if matches >= min_matches:
+        return set(fields), matches
     if count(caller) < min_matches:  # facets only narrow: no subset can reach min_matches
-        return set()
+        return set(), matches
     for dropped in range(1, len(fields)):
         for relaxed in combinations(fields, dropped):
             kept = [f for f in candidates if f.field not in relaxed]
             if count({**caller, **facet_filters(kept)}) >= min_matches:
-                return {f.field for f in kept}
-    return set()
+                return {f.field for f in kept}, matches
+    return set(), matches
