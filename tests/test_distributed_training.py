@@ -15,7 +15,7 @@ import torch
 import torch.multiprocessing as mp
 
 from finetune.checkpoints import read_log
-from finetune.distributed import Ranks, process_group, shard_batches
+from finetune.distributed import Ranks, gather_rows, process_group, rank_slice, shard_batches
 from finetune.loss import clamp_logit_scale
 from finetune.optim import parameter_groups
 from finetune.pair_encoder import GlobalBatch, PairEncoder, contrastive_step
@@ -68,7 +68,9 @@ def _rank_worker(rank: int, world_size: int, port: int, output: str) -> None:
     torch.set_num_threads(1)
     with process_group("cpu") as (ranks, device):
         (indices,) = shard_batches([list(range(GLOBAL_BATCH))], ranks)
-        results = {name: _one_step(ranks, device, indices, variant) for name, variant in VARIANTS.items()}
+        results: dict[str, Any] = {name: _one_step(ranks, device, indices, variant) for name, variant in VARIANTS.items()}
+        share = rank_slice(5, ranks)  # rank 0 holds rows 0..2, rank 1 rows 3..4 (the frozen-prefix cache's sharding)
+        results["gathered rows"] = gather_rows(torch.arange(10.0).reshape(5, 2)[share], ranks)
     torch.save(results, Path(output) / f"rank{rank}.pt")
 
 
@@ -120,6 +122,12 @@ def test_without_gradient_through_the_gather_the_towers_get_half_the_gradient(
     assert all(torch.allclose(gradients[n], expected[n] / 2, atol=1e-6, rtol=1e-4) for n in towers)
 
 
+@pytest.mark.slow
+def test_uneven_shares_gather_in_rank_order(two_rank_steps: list[dict[str, Any]]) -> None:
+    for rank_result in two_rank_steps:
+        assert torch.equal(rank_result["gathered rows"], torch.arange(10.0).reshape(5, 2))
+
+
 def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
                "--master_port", str(_free_port()), "-m", "finetune", *args]
@@ -132,16 +140,21 @@ def test_torchrun_trains_writes_rank_zero_files_and_resumes(tmp_path: Path) -> N
     dataset = write_parquet(tmp_path / "data", make_rows(40))
     output = tmp_path / "run"
     common = ["--model", "tiny-test", "--pretrained", "none", "--dataset", str(dataset), "--batch-size", "4", "--device", "cpu",
-              "--val-fraction", "0.25", "--schedule", "constant", "--warmup", "0", "--output-dir", str(output)]
+              "--val-fraction", "0.25", "--schedule", "constant", "--warmup", "0", "--output-dir", str(output),
+              "--lock-image", "--feature-cache-dir", str(tmp_path / "cache")]
     first = _torchrun(*common, "--epochs", "1")
     assert first.returncode == 0, first.stderr[-3000:]
     assert first.stdout.count("trained tiny-test") == 1  # the summary line comes from rank 0 alone
     log = read_log(output / "checkpoints" / "train_log.jsonl")
     assert [r["epoch"] for r in log] == [1]
     assert log[0]["steps"] == 3  # 30 training products, global batch 2 x 4
+    (cache,) = (tmp_path / "cache").glob("image_prefix_*.pt")  # computed by both ranks, written once by rank 0
+    assert torch.load(cache, weights_only=True).shape[0] == 40
+    cached_at = cache.stat().st_mtime_ns
     resumed = _torchrun(*common, "--epochs", "2", "--resume", "--quiet")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert [r["epoch"] for r in read_log(output / "checkpoints" / "train_log.jsonl")] == [1, 2]
+    assert cache.stat().st_mtime_ns == cached_at  # every rank read the cache
     final = read_weights(output / "models" / "clip_fashion_final.pt")
     assert final.model_name == "tiny-test" and [h["epoch"] for h in final.metadata["history"]] == [1, 2]
     for epoch in (0, 1, 2):
