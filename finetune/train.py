@@ -28,11 +28,11 @@ from finetune.checkpoints import (
 )
 from finetune.config import TrainConfig
 from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, collate, decode_products, split_by_display_name
+from finetune.distributed import Ranks, barrier, broadcast_from_main, process_group, shard_batches
 from finetune.evaluator import RetrievalEvaluator
 from finetune.features import cached_prefix
 from finetune.loss import clamp_logit_scale
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
-from finetune.distributed import Ranks, barrier, broadcast_from_main, process_group, shard_batches
 from finetune.pair_encoder import GlobalBatch, PairEncoder, contrastive_step
 from finetune.parallel import data_parallel
 from finetune.sampling import epoch_batches
@@ -132,7 +132,7 @@ def _train(config: TrainConfig, ranks: Ranks, device: torch.device, stop_after_e
 
     table = open_products(config.dataset)
     products = decode_products(table, config.subset_size, progress=config.progress)
-    if products.left_out():
+    if products.left_out() and ranks.is_main:
         print(f"left out of training: {products.left_out()}", file=sys.stderr)
     train_idx, val_idx = split_by_display_name(
         [products.display_name(i) for i in range(len(products))], config.val_fraction, config.seed
