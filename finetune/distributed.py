@@ -7,6 +7,7 @@ single-process identity, so ``python -m finetune`` behaves as before.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from finetune.loss import caption_groups
 from shared.runtime import resolve_device
 
 
@@ -164,13 +166,21 @@ class _GatherWithGrad(torch.autograd.Function):
         return summed[ctx.rows]
 
 
-def gather_captions(captions: Sequence[str], ranks: Ranks) -> list[str]:
-    """Every rank's captions in rank order (for the caption-group positives of the global batch)."""
+def global_caption_groups(captions: Sequence[str], ranks: Ranks, device: torch.device | str = "cpu") -> torch.Tensor:
+    """One id per row of the global batch (every rank's captions in rank order); equal captions share an id.
+
+    The ranks exchange a 64-bit hash of each caption (one tensor all-gather, no pickled strings per step).
+    """
     if not ranks.distributed:
-        return list(captions)
-    gathered: list[list[str] | None] = [None] * ranks.world_size
-    dist.all_gather_object(gathered, list(captions))
-    return [caption for part in gathered for caption in (part or [])]
+        return caption_groups(captions, device)
+    hashes = torch.tensor([_caption_hash(c) for c in captions], dtype=torch.long, device=device)
+    gathered = [torch.empty_like(hashes) for _ in range(ranks.world_size)]
+    dist.all_gather(gathered, hashes)
+    return torch.unique(torch.cat(gathered), return_inverse=True)[1]
+
+
+def _caption_hash(caption: str) -> int:
+    return int.from_bytes(hashlib.blake2b(caption.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
 
 
 def gather_rows(rows: torch.Tensor, ranks: Ranks) -> torch.Tensor:

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from finetune.distributed import SINGLE_PROCESS, Ranks, gather_captions, gather_features
-from finetune.loss import caption_groups, contrastive_loss, local_contrastive_loss
+from finetune.distributed import SINGLE_PROCESS, Ranks, gather_features, global_caption_groups
+from finetune.loss import contrastive_loss, local_contrastive_loss
 from finetune.towers import ImageTowerSplit
 from shared.models.embedding import text_features
 from shared.models import LoadedModel
@@ -84,7 +84,7 @@ def contrastive_step(
     logit_scale = encoder.loaded.model.logit_scale
     local_captions = [c for _, batch_captions in micro_batches for c in batch_captions]
     ranks = global_batch.ranks
-    groups = caption_groups(gather_captions(local_captions, ranks), device)
+    groups = global_caption_groups(local_captions, ranks, device)
 
     def loss_of(image_features: torch.Tensor, text_features: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         all_images, all_texts = gather_features(image_features, text_features, ranks, gather_with_grad=global_batch.gather_with_grad)

@@ -15,8 +15,8 @@ import torch
 import torch.multiprocessing as mp
 
 from finetune.checkpoints import read_log
-from finetune.distributed import Ranks, gather_rows, process_group, rank_slice, shard_batches
-from finetune.loss import clamp_logit_scale
+from finetune.distributed import Ranks, gather_rows, global_caption_groups, process_group, rank_slice, shard_batches
+from finetune.loss import caption_groups, clamp_logit_scale
 from finetune.optim import parameter_groups
 from finetune.pair_encoder import GlobalBatch, PairEncoder, contrastive_step
 from finetune.parallel import data_parallel
@@ -71,6 +71,7 @@ def _rank_worker(rank: int, world_size: int, port: int, output: str) -> None:
         results: dict[str, Any] = {name: _one_step(ranks, device, indices, variant) for name, variant in VARIANTS.items()}
         share = rank_slice(5, ranks)  # rank 0 holds rows 0..2, rank 1 rows 3..4 (the frozen-prefix cache's sharding)
         results["gathered rows"] = gather_rows(torch.arange(10.0).reshape(5, 2)[share], ranks)
+        results["caption groups"] = global_caption_groups([_global_batch()[1][i] for i in indices], ranks)
     torch.save(results, Path(output) / f"rank{rank}.pt")
 
 
@@ -123,9 +124,12 @@ def test_without_gradient_through_the_gather_the_towers_get_half_the_gradient(
 
 
 @pytest.mark.slow
-def test_uneven_shares_gather_in_rank_order(two_rank_steps: list[dict[str, Any]]) -> None:
+def test_uneven_shares_and_caption_groups_gather_in_rank_order(two_rank_steps: list[dict[str, Any]]) -> None:
+    one_process = caption_groups(_global_batch()[1])
     for rank_result in two_rank_steps:
         assert torch.equal(rank_result["gathered rows"], torch.arange(10.0).reshape(5, 2))
+        groups = rank_result["caption groups"]
+        assert torch.equal(groups[:, None] == groups[None, :], one_process[:, None] == one_process[None, :])
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
