@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 from finetune.loss import caption_groups
-from shared.runtime import resolve_device
+from shared.runtime import DeviceError, resolve_device
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def process_group(requested_device: str) -> Iterator[tuple[Ranks, torch.device]]
         return
     if device.type == "cuda":
         if ranks.local_rank >= torch.cuda.device_count():
-            raise RuntimeError(
+            raise DeviceError(
                 f"LOCAL_RANK {ranks.local_rank} has no GPU ({torch.cuda.device_count()} visible); "
                 "pass --nproc_per_node at most the number of GPUs"
             )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-from finetune.distributed import SINGLE_PROCESS, Ranks, rank_slice, ranks_from_environment, shard_batches
+from finetune.distributed import SINGLE_PROCESS, Ranks, process_group, rank_slice, ranks_from_environment, shard_batches
 from finetune.sampling import epoch_batches
+from shared.runtime import DeviceError
 
 
 def test_torchrun_environment_gives_the_ranks_and_its_absence_one_process() -> None:
@@ -38,3 +40,14 @@ def test_a_batch_too_small_for_the_ranks_is_a_clear_error() -> None:
 def test_rank_slices_cover_every_product_once() -> None:
     slices = [rank_slice(10, Ranks(rank, 3, rank)) for rank in range(3)]
     assert [list(range(10))[s] for s in slices] == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+
+
+def test_more_processes_than_gpus_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(DeviceError, match="LOCAL_RANK 1 has no GPU \\(1 visible\\); pass --nproc_per_node at most"):
+        with process_group("cuda"):
+            pass
