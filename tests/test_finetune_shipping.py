@@ -15,7 +15,7 @@ from shared.models import load_model
 from shared.models.building import LITE_TAG
 from shared.models.partial_weights import RECORDED_PACKAGES, installed_version, tensors_sha256
 from shared.models.weights import read_weights, save_weights
-from tests.shipped_fixtures import TRAINING, finetuned_lite, shipped_lite  # noqa: F401  (fixtures)
+from tests.shipped_fixtures import TRAINING
 
 
 def test_the_file_is_small_and_its_metadata_says_how_it_was_made(shipped_lite: Path, finetuned_lite: Path) -> None:

@@ -11,7 +11,7 @@ import torch
 from shared.models import ModelLoadError, load_model
 from shared.models.partial_weights import TOWER_PACKAGES, installed_version, tensors_sha256
 from shared.models.weights import WeightsMismatchError, read_weights
-from tests.shipped_fixtures import finetuned_lite, is_perturbed, shipped_lite  # noqa: F401  (fixtures)
+from tests.shipped_fixtures import is_perturbed
 
 
 def _rewrite(source: Path, target: Path, change: Any) -> Path:
