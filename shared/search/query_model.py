@@ -18,9 +18,9 @@ from shared.storage.vector_store import VectorStore
 
 
 def ingest_command(settings: Settings) -> str:
-    """The command that fills the settings' collection from the project's default real dataset."""
+    """The command that fills the settings' collection from the project's default real dataset (with the shipped model)."""
     return (
-        f"python -m ingest --dataset ../shared/data/fashion-products-19k --model lite "
+        f"python -m ingest --dataset ../shared/data/fashion-products-19k "
         f"--data-dir {settings.data_dir} --collection {settings.collection}"
     )
 
