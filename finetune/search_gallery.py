@@ -8,6 +8,7 @@ weights file's training metadata, so it holds exactly the products that model ne
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,8 +41,9 @@ class TrainingSplit:
     seed: int
 
     @classmethod
-    def of(cls, loaded: LoadedModel, weights: str) -> "TrainingSplit":
-        training = loaded.weights_metadata.get("training") or {}
+    def of(cls, metadata: Mapping[str, Any], weights: str) -> "TrainingSplit":
+        """The split in a weights file's metadata (``LoadedModel.weights_metadata``), or GalleryError."""
+        training = metadata.get("training") or {}
         missing = [key for key in SPLIT_KEYS if key not in training]
         if missing:
             raise GalleryError(
@@ -111,7 +113,7 @@ def ingest_split(
     from shared.storage.vector_store import open_store
 
     loaded = spec_from_flags(None, None, weights).load()
-    training = TrainingSplit.of(loaded, weights) if split == "validation" else None
+    training = TrainingSplit.of(loaded.weights_metadata, weights) if split == "validation" else None
     source = dataset or (training.dataset if training else None)
     if source is None:
         recorded = (loaded.weights_metadata.get("training") or {}).get("dataset")
