@@ -1,0 +1,56 @@
+"""`python -m finetune.evaluate_search`: bad inputs are one-line errors; end to end on a tiny ingested catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from finetune.evaluate_search import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_missing_data_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--data-dir", str(tmp_path / "nowhere"))
+    assert code == 2
+    assert "--data-dir" in one_line_error(err) and "python -m ingest" in err
+
+
+def test_unknown_mode(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "--modes", "fused", "semantic")
+    assert code == 2
+    assert "--modes semantic: unknown search mode; choose from fused, image_vectors" in one_line_error(err)
+
+
+def test_no_gallery_and_half_a_gallery(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys)
+    assert code == 2 and "pass --data-dir" in one_line_error(err)
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"x")
+    code, _, err = run(capsys, "--weights", str(weights))
+    assert code == 2 and "needs --work-dir" in one_line_error(err)
+    code, _, err = run(capsys, "--weights", str(tmp_path / "none.pt"), "--work-dir", str(tmp_path))
+    assert code == 2 and "no such file" in one_line_error(err)
+
+
+def test_bad_counts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "--queries", "0")
+    assert code == 2 and "--queries 0" in one_line_error(err)
+
+
+def test_a_data_dir_with_nothing_ingested(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "--qdrant", "edge", "--output", str(tmp_path / "out.json"))
+    assert code == 2
+    assert "ingest" in one_line_error(err)
