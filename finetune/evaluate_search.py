@@ -42,12 +42,14 @@ SPLITS = ("validation", "all")  # finetune.search_gallery.SPLITS, named here so 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m finetune.evaluate_search", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    gallery = p.add_argument_group("gallery (--data-dir, or --weights with --work-dir)")
+    gallery = p.add_argument_group("gallery (--data-dir, or --weights/--model with --work-dir)")
     gallery.add_argument("--data-dir", help="an ingested catalog (its catalog database and embedded store)")
     gallery.add_argument("--qdrant", help="with --data-dir: 'auto', 'edge' or a Qdrant URL (default: env QDRANT_URL, else auto)")
     gallery.add_argument("--collection", help="with --data-dir: the collection (default: env FASHION_COLLECTION, else fashion_products)")
     gallery.add_argument("--weights", help="weights written by `python -m finetune`: ingest a split of --dataset with them into --work-dir")
+    gallery.add_argument("--model", help="instead of --weights, with --split all and --dataset: a base model name such as lite")
     gallery.add_argument("--dataset", help="with --weights: the dataset (default: the one the weights were trained on)")
+    gallery.add_argument("--limit", type=int, help="with --split all: only the first N products of the dataset (quick runs)")
     gallery.add_argument("--split", choices=SPLITS, default="validation",
                          help="with --weights: the products training held out (default; its seed and val_fraction) or all of them")
     gallery.add_argument("--work-dir", help="with --weights: where the split is ingested (kept; a rerun reuses it)")
@@ -75,19 +77,25 @@ def argument_error(args: argparse.Namespace) -> str | None:
         return f"--queries {args.queries}: give a positive number of queries"
     if args.min_products < 1:
         return f"--min-products {args.min_products}: give a positive number"
-    if args.data_dir and args.weights:
-        return "--data-dir and --weights both given; evaluate an ingested catalog (--data-dir) or ingest a split (--weights --work-dir)"
+    if args.data_dir and (args.weights or args.model):
+        return "--data-dir and --weights/--model both given; evaluate an ingested catalog (--data-dir) or ingest a split (--weights --work-dir)"
     if args.data_dir:
         if not Path(args.data_dir).is_dir():
             return (f"--data-dir {args.data_dir}: no such folder; ingest a catalog first "
                     f"(python -m ingest --dataset PATH --data-dir {args.data_dir}) or pass --weights W --work-dir DIR")
         return None
-    if not args.weights:
+    if args.weights and args.model:
+        return "--weights and --model both given; pass one (a weights file records its model)"
+    if not (args.weights or args.model):
         return "no gallery: pass --data-dir of an ingested catalog, or --weights W --work-dir DIR to ingest a split"
-    if not Path(args.weights).is_file():
+    if args.weights and not Path(args.weights).is_file():
         return f"--weights {args.weights}: no such file; pass a weights file written by `python -m finetune`"
+    if args.model and (args.split != "all" or not args.dataset):
+        return f"--model {args.model} has no validation split; pass --split all and --dataset, or --weights of a fine-tuned model"
+    if args.limit is not None and (args.split != "all" or args.limit < 1):
+        return f"--limit {args.limit}: give a positive number, with --split all (the validation split is training's, whole)"
     if not args.work_dir:
-        return f"--weights {args.weights} needs --work-dir DIR, the folder its {args.split} split is ingested into"
+        return f"--weights/--model needs --work-dir DIR, the folder the {args.split} split is ingested into"
     return None
 
 
@@ -101,7 +109,9 @@ def open_retriever(args: argparse.Namespace) -> tuple[FashionRetriever, str]:
         settings = Settings.from_env(data_dir=args.data_dir, qdrant_url=args.qdrant, collection=args.collection)
         return FashionRetriever(settings=settings), f"collection {settings.collection} in {args.data_dir}"
     settings = Settings.from_env(data_dir=args.work_dir, qdrant_url="edge", collection=f"search_eval_{args.split}")
-    description = ingest_split(args.weights, args.dataset, args.split, settings, recreate=args.recreate)
+    description = ingest_split(
+        args.weights, args.dataset, args.split, settings, model=args.model, limit=args.limit, recreate=args.recreate
+    )
     print(description, file=sys.stderr)
     return FashionRetriever(settings=settings), description.split(":")[0]
 

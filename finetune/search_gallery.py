@@ -103,27 +103,41 @@ def _same_dataset(given: str, recorded: str) -> bool:
 
 
 def ingest_split(
-    weights: str, dataset: str | None, split: Split, settings: Settings, *, recreate: bool = False, progress: bool = True
+    weights: str | None,
+    dataset: str | None,
+    split: Split,
+    settings: Settings,
+    *,
+    model: str | None = None,
+    limit: int | None = None,
+    recreate: bool = False,
+    progress: bool = True,
 ) -> str:
-    """Ingest the split's products into ``settings``' collection (idempotent); returns a one-line description."""
+    """Ingest the split's products into ``settings``' collection (idempotent); returns a one-line description.
+
+    ``weights`` (a fine-tuned model, which records its split) or ``model`` (a base model name: ``split``
+    "all" only); ``limit``: the first N products of the dataset (``split`` "all" only).
+    """
     from ingest.pipeline import IngestOptions, ingest
     from shared.model_spec import spec_from_flags
     from shared.products.datasets import open_products
     from shared.storage.catalog import Catalog
     from shared.storage.vector_store import open_store
 
-    loaded = spec_from_flags(None, None, weights).load()
-    training = TrainingSplit.of(loaded.weights_metadata, weights) if split == "validation" else None
+    if split == "validation" and (weights is None or limit is not None):
+        raise GalleryError("the validation split needs --weights of a fine-tuned model and no --limit; or use --split all")
+    loaded = spec_from_flags(model, None, weights).load()
+    training = TrainingSplit.of(loaded.weights_metadata, str(weights)) if split == "validation" else None
     source = dataset or (training.dataset if training else None)
     if source is None:
         recorded = (loaded.weights_metadata.get("training") or {}).get("dataset")
         if recorded is None:
-            raise GalleryError(f"--weights {weights} record no training dataset; pass --dataset")
+            raise GalleryError(f"{'--weights ' + weights if weights else '--model ' + str(model)} records no training dataset; pass --dataset")
         source = str(recorded)
     if training is not None and not _same_dataset(source, training.dataset):
         print(f"note: --dataset {source} is not the dataset {training.dataset} the weights were trained on; "
               "the split is computed on --dataset", file=sys.stderr)
-    table: Any = open_products(source)
+    table: Any = open_products(source, limit)
     if training is not None:
         table = split_table(table, validation_ids(table, training, progress))
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,10 @@ def test_no_gallery_and_half_a_gallery(capsys: pytest.CaptureFixture[str], tmp_p
     weights.write_bytes(b"x")
     code, _, err = run(capsys, "--weights", str(weights))
     assert code == 2 and "needs --work-dir" in one_line_error(err)
+    code, _, err = run(capsys, "--model", "lite", "--work-dir", str(tmp_path))
+    assert code == 2 and "--model lite has no validation split" in one_line_error(err)
+    code, _, err = run(capsys, "--weights", str(weights), "--work-dir", str(tmp_path), "--limit", "5")
+    assert code == 2 and "--limit 5" in one_line_error(err)
     code, _, err = run(capsys, "--weights", str(tmp_path / "none.pt"), "--work-dir", str(tmp_path))
     assert code == 2 and "no such file" in one_line_error(err)
 
