@@ -15,6 +15,7 @@ lexicon does not know is phrased as the shopper would most likely type it: its l
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -182,8 +183,11 @@ def relevant_count(query: ShopperQuery | NameQuery | ComposedQuery, products: It
 def phrase(combination: Mapping[str, str], rng: random.Random) -> str:
     """One everyday phrasing of a combination: the words and their order drawn from ``rng``."""
     colour = rng.choice(words_for("baseColour", combination["baseColour"])) if "baseColour" in combination else ""
-    usage = rng.choice(words_for("usage", combination["usage"])) if "usage" in combination else ""
     article = rng.choice(words_for("articleType", combination["articleType"]))
+    usage = ""
+    if "usage" in combination:  # a usage word the article's words do not already hold ("everyday casual shoes")
+        usages = words_for("usage", combination["usage"])
+        usage = rng.choice([u for u in usages if not set(u.split()) & set(article.split())] or usages)
     noun = " ".join(w for w in (colour, usage, article) if w)
     gender = combination.get("gender")
     if gender is None:
@@ -192,26 +196,33 @@ def phrase(combination: Mapping[str, str], rng: random.Random) -> str:
     return f"{rng.choice(before)} {noun}" if rng.random() < 0.5 else f"{noun} {rng.choice(after)}"
 
 
-def attribute_combinations(products: Sequence[GalleryProduct], min_products: int) -> dict[tuple[str, ...], list[dict[str, str]]]:
-    """Per field pattern, every combination of values that at least ``min_products`` products share (sorted)."""
-    found: dict[tuple[str, ...], list[dict[str, str]]] = {}
+def attribute_combinations(products: Sequence[GalleryProduct], min_products: int) -> dict[tuple[str, ...], dict[tuple[str, ...], int]]:
+    """Per field pattern, every combination of values that at least ``min_products`` products share, and how many do."""
+    found: dict[tuple[str, ...], dict[tuple[str, ...], int]] = {}
     for pattern in dict.fromkeys(FIELD_PATTERNS):
         counts = Counter(
             values
             for values in (tuple(p.value(f) for f in pattern) for p in products)
             if all(v is not None for v in values)
         )
-        found[pattern] = [dict(zip(pattern, values)) for values, n in sorted(counts.items()) if n >= min_products]  # type: ignore[arg-type]
+        found[pattern] = {values: n for values, n in sorted(counts.items()) if n >= min_products}  # type: ignore[misc]
     return found
+
+
+def _popular_first(combinations: Mapping[tuple[str, ...], int], rng: random.Random) -> list[tuple[str, ...]]:
+    """The combinations in a seeded order that puts those with more products first more often (weight: the
+    square root of the product count, so the long tail of rare types still shows; Efraimidis-Spirakis keys)."""
+    keys = {values: rng.random() ** (1.0 / math.sqrt(n)) for values, n in combinations.items()}
+    return sorted(keys, key=lambda values: -keys[values])
 
 
 def shopper_queries(
     products: Sequence[GalleryProduct], count: int, seed: int, *, min_products: int = 10, phrasings: int = 3
 ) -> list[ShopperQuery]:
-    """About ``count`` shopper queries: combinations taken in turn over :data:`FIELD_PATTERNS` (seeded), each
-    phrased ``phrasings`` different ways where the lexicon allows."""
+    """About ``count`` shopper queries: combinations taken in turn over :data:`FIELD_PATTERNS`, the popular
+    ones more often (seeded), each phrased ``phrasings`` different ways where the lexicon allows."""
     rng = random.Random(seed)
-    pools = {pattern: rng.sample(combos, len(combos)) for pattern, combos in attribute_combinations(products, min_products).items()}
+    pools = {pattern: _popular_first(combos, rng)[::-1] for pattern, combos in attribute_combinations(products, min_products).items()}
     queries: list[ShopperQuery] = []
     turn = 0
     while len(queries) < count and any(pools.values()):
@@ -219,7 +230,7 @@ def shopper_queries(
         turn += 1
         if not pools[pattern]:
             continue
-        combination = pools[pattern].pop()
+        combination = dict(zip(pattern, pools[pattern].pop()))
         texts: list[str] = []
         for _ in range(phrasings * 4):  # a few draws to find distinct phrasings
             text = phrase(combination, rng)

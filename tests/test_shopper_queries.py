@@ -44,7 +44,8 @@ def test_queries_name_only_attributes_that_exist_with_enough_relevant_products(g
 def test_min_products_leaves_out_rarer_combinations(gallery: list[GalleryProduct]) -> None:
     # every gender + colour + type combination has 4 products: asking for 5 leaves all of them out
     combos = attribute_combinations(gallery, 5)
-    assert combos[("gender", "baseColour", "articleType")] == []
+    assert combos[("gender", "baseColour", "articleType")] == {}
+    assert len(attribute_combinations(gallery, 4)[("gender", "baseColour", "articleType")]) == 60
     assert all(relevant_count(q, gallery) >= 5 for q in shopper_queries(gallery, 60, seed=1, min_products=5))
 
 
@@ -96,3 +97,10 @@ def test_composed_queries_ask_for_another_colour_the_gallery_has(gallery: list[G
         assert relevant_count(query, gallery) >= 8
         assert not query.is_relevant(photo.attributes)
     assert composed_queries(gallery, 40, seed=0, min_products=9) == []  # 8 products per type and colour
+
+
+def test_no_word_is_said_twice() -> None:
+    shoes = [GalleryProduct(i, {"gender": "Men", "baseColour": "Brown", "articleType": "Casual Shoes", "usage": "Casual"}) for i in range(3)]
+    for query in shopper_queries(shoes, 60, seed=0, min_products=1):
+        words = query.text.replace("'s", "").split()
+        assert len(words) == len(set(words)), query.text
