@@ -40,15 +40,18 @@ class ScriptedRetriever:
     def __init__(self, rankings: dict[str, list[int]]) -> None:
         self.rankings = rankings
         self.by_id = {p.id: p for p in GALLERY}
-        self.calls: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fusion = FusionWeights()
 
     def _results(self, key: str) -> list[SearchResult]:
-        return [SearchResult(i, 1.0, dict(self.by_id[i].attributes)) for i in self.rankings[key]]
+        return [SearchResult(i, 1.0, dict(self.by_id[i].attributes)) for i in self.rankings.get(key, [])]
 
     def search_by_text(self, query: str, top_k: int = 10, **options: Any) -> list[SearchResult]:
-        self.calls.append(options)
+        self.calls.append((query, options))
         return self._results(query)[:top_k]
+
+    def clear_query_cache(self) -> None:
+        self.calls.append(("cleared", {}))
 
     def search_by_image(self, image: str, top_k: int = 10) -> list[SearchResult]:
         return self._results(image)[:top_k]
@@ -73,7 +76,9 @@ def test_shopper_and_name_metrics_are_exact() -> None:
     assert shopper["p50_ms"] >= 0 and shopper["queries"] == 1
     names = metrics["display_name"]
     assert names == pytest.approx({"R@10": 1.0, "MRR@10": 0.5, "Hit@10": 1.0, "queries": 1.0})
-    assert retriever.calls == [{"mode": "fused"}, {"mode": "fused"}]
+    # one untimed search, an empty query cache, then the timed queries, each with the setting's options
+    fused = {"mode": "fused"}
+    assert retriever.calls == [("warm up", fused), ("cleared", {}), ("mens red watch", fused), ("Blue Watch", fused)]
 
 
 def test_only_the_options_a_setting_sets_reach_the_retriever() -> None:
