@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from finetune.evaluate_search import main
+from ingest.cli import main as ingest_main
+from shared.search.types import SEARCH_MODES
+from tests.ingest_cli import TINY
+from tests.synthetic import make_rows, write_parquet
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -58,3 +63,24 @@ def test_a_data_dir_with_nothing_ingested(capsys: pytest.CaptureFixture[str], tm
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "--qdrant", "edge", "--output", str(tmp_path / "out.json"))
     assert code == 2
     assert "ingest" in one_line_error(err)
+
+
+@pytest.fixture(scope="module")
+def garments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """120 generated products (each gender x colour x type twice, each display name twice)."""
+    return write_parquet(tmp_path_factory.mktemp("garments"), make_rows(120))
+
+
+@pytest.fixture(scope="module")
+def catalog(garments: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The garments ingested with the tiny model into an embedded store."""
+    data_dir = tmp_path_factory.mktemp("catalog")
+    assert ingest_main(["--dataset", str(garments), "--data-dir", str(data_dir), "--qdrant", "edge", *TINY, "--workers", "0"]) == 0
+    return data_dir
+
+
+def test_a_gallery_without_enough_products_per_combination(capsys: pytest.CaptureFixture[str], catalog: Path, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--data-dir", str(catalog), "--qdrant", "edge", "--min-products", "500", "--output", str(tmp_path / "o.json"))
+    assert code == 2
+    assert "no attribute combination of the 120 products has 500 products; lower --min-products" in one_line_error(err)
+    assert not (tmp_path / "o.json").exists()
