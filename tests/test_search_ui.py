@@ -97,7 +97,7 @@ def test_no_results_suggests_relaxing_filters(app: AppTest) -> None:
 
 
 def test_pagination_walks_through_the_results(app: AppTest) -> None:
-    app.text_input(key="text").input("trousers").run()
+    app.text_input(key="text").input("something nice").run()
     first = result_ids(app)
     assert len(first) == 12 and app.button(key="previous_page").disabled
     app.button(key="next_page").click().run()
@@ -114,7 +114,7 @@ def test_pagination_walks_through_the_results(app: AppTest) -> None:
 def test_good_upload_searches_by_image(app: AppTest) -> None:
     app.file_uploader(key="upload").set_value(("red.png", png_of("red"), "image/png")).run()
     assert not app.error and len(result_ids(app)) == 12
-    app.text_input(key="text").input("but blue").run()  # photo + words: the blend weight appears
+    app.text_input(key="text").input("but shinier").run()  # photo + words: the blend weight appears
     assert app.slider(key="text_weight").value == 0.5 and len(result_ids(app)) == 12
 
 

@@ -47,6 +47,13 @@ class QueryModel:
                 f"fill it with: {ingest_command(self.settings)}",
                 ingest_command(self.settings),
             )
+        if not store.has_text_vectors(self.collection):
+            command = f"{ingest_command(self.settings)} --recreate"
+            raise CollectionMissingError(
+                f"collection {self.collection!r} was ingested before products got text vectors (name and attributes); "
+                f"embed it again with: {command}",
+                command,
+            )
         run = self._recorded_run()
         self.identity = run_identity(run)
         self.loaded = self._load_model(self.identity, run)
