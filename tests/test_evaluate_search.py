@@ -79,6 +79,48 @@ def catalog(garments: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
+def test_every_mode_end_to_end_on_an_ingested_catalog(capsys: pytest.CaptureFixture[str], catalog: Path, tmp_path: Path) -> None:
+    output = tmp_path / "results" / "search_eval.json"
+    args = ["--data-dir", str(catalog), "--qdrant", "edge", "--queries", "9", "--min-products", "2", "--output", str(output)]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    payload = json.loads(output.read_text(encoding="utf-8"))
+    labels = [*SEARCH_MODES[:1], f"{SEARCH_MODES[0]}, understanding off", *SEARCH_MODES[1:]]
+    assert list(payload["results"]) == labels
+    assert payload["queries"] == {"shopper": 9, "names": 9, "composed": 9}
+    assert payload["gallery"]["products"] == 120
+    for tasks in payload["results"].values():
+        assert tasks["shopper"]["queries"] == 9 and 0 <= tasks["shopper"]["P@10"] <= 1
+        assert tasks["shopper"]["p50_ms"] > 0 and set(tasks) == {"shopper", "display_name", "composed"}
+    assert 0 <= payload["photo_alone"]["P@10"] <= 1
+    markdown = output.with_suffix(".md").read_text(encoding="utf-8")
+    assert markdown.count("\n| ") == 2 + len(labels)  # header, rule and one row per setting
+    assert "Command: `python -m finetune.evaluate_search --data-dir" in markdown
+    assert out.strip().splitlines()[-1].startswith(f"evaluated {len(labels)} search setting(s) on 120 products; fused: shopper P@10")
+    # the same seed gives the same queries, so the same results (latency aside)
+    run(capsys, *args, "--output", str(tmp_path / "again.json"))
+    again = json.loads((tmp_path / "again.json").read_text(encoding="utf-8"))
+    assert again["examples"] == payload["examples"]
+    assert again["results"]["fused"]["shopper"]["P@10"] == payload["results"]["fused"]["shopper"]["P@10"]
+
+
+def test_tune_and_a_split_ingested_into_a_work_dir(capsys: pytest.CaptureFixture[str], garments: Path, tmp_path: Path) -> None:
+    output = tmp_path / "tuned.json"
+    code, out, err = run(
+        capsys, "--model", "tiny-test", "--dataset", str(garments), "--split", "all", "--limit", "60",
+        "--work-dir", str(tmp_path / "work"), "--modes", "fused", "--queries", "3", "--min-products", "1",
+        "--tune", "--output", str(output),
+    )
+    assert code == 0, err
+    payload = json.loads(output.read_text(encoding="utf-8"))
+    assert payload["gallery"]["products"] == 60
+    assert list(payload["results"]) == ["fused", "fused, understanding off"]
+    scores = [t["score"] for t in payload["tuning"]]
+    assert len(scores) == 27 and scores == sorted(scores, reverse=True)
+    assert "best fusion weights" in out.strip().splitlines()[-1]
+    assert "Fusion weights tried" in output.with_suffix(".md").read_text(encoding="utf-8")
+
+
 def test_a_gallery_without_enough_products_per_combination(capsys: pytest.CaptureFixture[str], catalog: Path, tmp_path: Path) -> None:
     code, _, err = run(capsys, "--data-dir", str(catalog), "--qdrant", "edge", "--min-products", "500", "--output", str(tmp_path / "o.json"))
     assert code == 2
