@@ -30,14 +30,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from finetune.search_gallery import SPLITS  # light: torch and the store load only when a gallery is made
 from shared.commands import BUILTIN_ERRORS, fail, run_cli
 from shared.runtime import tune_allocator
 from shared.search.types import SEARCH_MODES
 
 if TYPE_CHECKING:
     from shared.retriever import FashionRetriever
-
-SPLITS = ("validation", "all")  # finetune.search_gallery.SPLITS, named here so --help imports nothing heavy
 
 
 def build_parser() -> argparse.ArgumentParser:

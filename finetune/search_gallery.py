@@ -17,7 +17,6 @@ from finetune.shopper_queries import GalleryProduct
 from shared.errors import FashionSearchError
 
 if TYPE_CHECKING:
-    from shared.models import LoadedModel
     from shared.products.datasets import Product, ProductTable
     from shared.retriever import FashionRetriever
     from shared.settings import Settings

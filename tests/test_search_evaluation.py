@@ -19,7 +19,6 @@ from finetune.search_gallery import gallery_products
 from finetune.shopper_queries import GalleryProduct, NameQuery, ShopperQuery, composed_queries, name_queries, shopper_queries
 from shared.retriever import FashionRetriever
 from shared.search.types import SEARCH_MODES, FusionWeights, RetrieverError, SearchResult
-from tests.synthetic import make_rows
 
 
 def _product(product_id: int, **attributes: str) -> GalleryProduct:
