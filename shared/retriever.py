@@ -23,6 +23,7 @@ from shared.search.catalog_results import catalog_results
 from shared.search.query_encoder import QueryEncoder
 from shared.search.query_model import QueryModel, ingest_command
 from shared.search.store_session import StoreSession
+from shared.search.exact_names import NAME_PROBE, exact_name_hits, with_exact_names_first
 from shared.search.facet_understanding import FacetUnderstanding
 from shared.search.query_plan import photo_legs, resolve_mode, text_legs
 from shared.search.types import (
@@ -36,7 +37,7 @@ from shared.search.types import (
     check_text_weight,
 )
 from shared.settings import Settings
-from shared.storage.vector_store import Filters, ScoredHit, SearchLeg, VectorStore
+from shared.storage.vector_store import Filters, ScoredHit, SearchLeg, VectorStore, payload_matches
 
 
 def retriever_settings(
@@ -189,9 +190,18 @@ class FashionRetriever:
         """Run one planned query: understand the text, query the store, count the matches, join the catalog."""
         with self.store_session.use() as store:
             effective, understanding = self._understood(store, text, filters, understand, ignore_facets)
-            hits = store.query(self.collection, legs, top_k=top_k, filters=effective, offset=offset,
-                               score_threshold=score_threshold)
-            total = store.count(self.collection, effective)
+            named: list[ScoredHit] = []
+            if text is not None and effective != filters:  # facets narrowed the search: an exact name still wins
+                probe = store.query(self.collection, legs, top_k=NAME_PROBE, filters=filters, score_threshold=score_threshold)
+                named = exact_name_hits(text, probe)
+            if named:
+                filtered = store.query(self.collection, legs, top_k=offset + top_k, filters=effective,
+                                       score_threshold=score_threshold)
+                hits = with_exact_names_first(named, filtered, top_k, offset)
+            else:
+                hits = store.query(self.collection, legs, top_k=top_k, filters=effective, offset=offset,
+                                   score_threshold=score_threshold)
+            total = store.count(self.collection, effective) + sum(1 for h in named if not payload_matches(h.payload, effective))
             return SearchResults(self._results(hits), mode=mode, understanding=understanding, total=total)
 
     # -- public search API --------------------------------------------------------
