@@ -10,7 +10,10 @@ from shared.models import LoadedModel, load_model
 from tests.postgres_server import PostgresUnavailable, fresh_database, postgres_server
 from tests.synthetic import make_rows, write_kaggle, write_parquet
 
-pytest_plugins = ["tests.search_fixtures"]  # the `retriever` fixture: an ingested catalog on both store backends
+pytest_plugins = [
+    "tests.search_fixtures",  # the `retriever` fixture: an ingested catalog on both store backends
+    "tests.browser_fixtures",  # `page_url`, `browser`, `page`: the real page in Chromium
+]
 
 
 @pytest.fixture(scope="session")
