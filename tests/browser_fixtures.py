@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from shared.settings import Settings
 from shared.storage.vector_store.edge import EdgeStore
@@ -53,5 +53,6 @@ def page(browser: Browser, page_url: str) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
     tab.set_default_timeout(STEP_TIMEOUT_MS)
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
     yield tab
     context.close()
