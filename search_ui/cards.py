@@ -23,6 +23,7 @@ PAGE_CSS = """<style>
 .card-meta {color: #666; font-size: 0.82em; line-height: 1.3em; height: 2.6em; overflow: hidden;}
 .photo-missing {display: flex; align-items: center; justify-content: center; background: #f4f4f4;
   color: #999; width: 180px;}
+[data-testid="stImage"] {width: 100% !important; display: flex; justify-content: center;}
 .searching {font-size: 1.05em; margin: 0.2rem 0 0.4rem 0;}
 .summary {color: #444; margin: 0.3rem 0 0.6rem 0;}
 </style>"""

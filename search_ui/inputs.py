@@ -12,7 +12,7 @@ from PIL import Image
 
 from search_ui.results import SearchRequest
 from search_ui.state import back_to_search, new_search
-from search_ui.thumbnails import THUMB_FRAME, framed, png_bytes, product_photo, show_photo
+from search_ui.thumbnails import THUMB_FRAME, framed, jpeg_bytes, product_photo, show_photo
 from shared.products.images import ImageError, as_pil
 from shared.retriever import FashionRetriever
 
@@ -78,6 +78,6 @@ def searching_line(retriever: FashionRetriever, request: SearchRequest) -> None:
         return
     photo, words = st.columns([1, 8], vertical_alignment="center")
     with photo:
-        show_photo(png_bytes(framed(request.image, THUMB_FRAME)), THUMB_FRAME)  # type: ignore[arg-type]
+        show_photo(jpeg_bytes(framed(request.image, THUMB_FRAME)), THUMB_FRAME)  # type: ignore[arg-type]
     said = "Searching by <b>your photo</b>" + (f" and <b>“{html.escape(request.text)}”</b>" if request.kind == "both" else "")
     words.markdown(f"<div class='searching'>{said}</div>", unsafe_allow_html=True)

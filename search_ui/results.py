@@ -16,7 +16,7 @@ from PIL import Image
 
 from search_ui.state import SORT_OPTIONS
 from shared.retriever import FashionRetriever
-from shared.search.types import SearchResult
+from shared.search.types import QueryUnderstanding, SearchResult
 
 BEST_MATCHES = 48
 """How many products "Best matches" keeps: the most relevant ones, in up to four pages of 12."""
@@ -64,6 +64,8 @@ class ResultsPage:
     page: int
     pages: int
     page_size: int
+    understanding: QueryUnderstanding | None = None
+    """The facets recognised in the words and how each was used (None: not reported)."""
 
     @property
     def first(self) -> int:
@@ -110,19 +112,18 @@ def sort_key(order: str) -> Any:
 def results_page(retriever: FashionRetriever, request: SearchRequest, view: View) -> ResultsPage:
     """The page of results the view asks for (clamped to the last page)."""
     size = view.page_size
-    if view.sort == SORT_OPTIONS[0]:
-        found = ranked(retriever, request, size, view.page * size)
-        total = admitted(retriever, request, found)
-        matches = min(total, BEST_MATCHES) if view.best_only else total
-        pages = max(1, math.ceil(matches / size))
-        page = min(view.page, pages - 1)
-        if page != view.page:
-            found = ranked(retriever, request, size, page * size)
-        found = found[: max(0, matches - page * size)]
-        return ResultsPage(list(found), total, matches, page, pages, size)
-    total = admitted(retriever, request)
+    found = ranked(retriever, request, size, view.page * size)
+    total = admitted(retriever, request, found)
     matches = min(total, BEST_MATCHES) if view.best_only else total
     pages = max(1, math.ceil(matches / size))
     page = min(view.page, pages - 1)
-    pool = sorted(ranked(retriever, request, matches) if matches else [], key=sort_key(view.sort))
-    return ResultsPage(pool[page * size : (page + 1) * size], total, matches, page, pages, size)
+    if view.sort != SORT_OPTIONS[0]:  # order every match, then cut the page out
+        pool = sorted(ranked(retriever, request, matches) if matches else [], key=sort_key(view.sort))
+    understanding = getattr(found, "understanding", None)
+    if view.sort != SORT_OPTIONS[0]:  # order every match, then cut the page out
+        pool = sorted(ranked(retriever, request, matches) if matches else [], key=sort_key(view.sort))
+        return ResultsPage(pool[page * size : (page + 1) * size], total, matches, page, pages, size, understanding)
+    if page != view.page:
+        found = ranked(retriever, request, size, page * size)
+    shown = list(found)[: max(0, matches - page * size)]
+    return ResultsPage(shown, total, matches, page, pages, size, understanding)

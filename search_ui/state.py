@@ -12,6 +12,7 @@ change of the query goes back to the first page; a new query or upload leaves "m
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,7 +46,10 @@ def load_retriever(data_dir: str, qdrant_url: str, collection: str) -> FashionRe
     """One retriever per (data dir, store, collection), shared by every session of this process."""
     tune_allocator()
     settings = Settings.from_env(data_dir=data_dir, qdrant_url=qdrant_url, collection=collection)
-    return FashionRetriever(settings=settings, idle_release_s=IDLE_RELEASE_S)
+    retriever = FashionRetriever(settings=settings, idle_release_s=IDLE_RELEASE_S)
+    # one line per load in the server log: benchmarks/bench_page.py counts them (once for every session)
+    print(f"search page: loaded {retriever.model_description} for {collection}", file=sys.stderr, flush=True)
+    return retriever
 
 
 def filter_key(field: str) -> str:

@@ -36,18 +36,22 @@ def framed(image: Image.Image, frame: tuple[int, int]) -> Image.Image:
     return canvas
 
 
-def png_bytes(image: Image.Image) -> bytes:
+JPEG_QUALITY = 92
+
+
+def jpeg_bytes(image: Image.Image) -> bytes:
+    """The image as a JPEG without chroma subsampling (crisp edges; ~10x faster to encode than PNG)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     return buffer.getvalue()
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
 def framed_photo(path: str, frame: tuple[int, int], modified_ns: int) -> bytes | None:
-    """The catalog photo at `path` framed as PNG (None when it cannot be read); cached per file version."""
+    """The catalog photo at `path` framed as JPEG (None when it cannot be read); cached per file version."""
     try:
         with Image.open(path) as image:
-            return png_bytes(framed(image, frame))
+            return jpeg_bytes(framed(image, frame))
     except (OSError, ValueError):
         return None
 
@@ -68,4 +72,4 @@ def show_photo(data: bytes | None, frame: tuple[int, int]) -> None:
     if data is None:
         st.markdown(f"<div class='photo-missing' style='height:{frame[1]}px'>no photo</div>", unsafe_allow_html=True)
     else:
-        st.image(data, width=frame[0], output_format="PNG")
+        st.image(data, width=frame[0])

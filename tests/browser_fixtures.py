@@ -30,8 +30,8 @@ def page_url(tmp_path_factory: pytest.TempPathFactory, parquet_dataset: Path) ->
     store = EdgeStore(settings.edge_dir)
     ingest_into(settings, store, parquet_dataset)
     store.close()
-    with page_server(data_dir, BROWSER_COLLECTION) as url:
-        yield url
+    with page_server(data_dir, BROWSER_COLLECTION) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

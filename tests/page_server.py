@@ -12,10 +12,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +27,12 @@ MISSING_BROWSER = (
     "Chromium not found (CHROMIUM_PATH, /usr/bin/chromium, chromium on PATH): install it with "
     "`apt-get install -y chromium` (the browser tests never download one)"
 )
+
+RUN_FINISHED_JS = (
+    "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'"
+    " && !document.querySelector('[data-stale=\"true\"]')"
+)
+"""A browser-side test: the page's script run has finished and no element of an older run is left."""
 
 
 class BrowserUnavailable(RuntimeError):
@@ -59,14 +67,22 @@ def _serves(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class RunningPage:
+    """A running `streamlit run`: its URL and the file that collects its output."""
+
+    url: str
+    log: Path
+
+
 @contextmanager
-def page_server(data_dir: Path, collection: str | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """`streamlit run search_ui/main.py` on the catalog in data_dir; yields its URL once it serves."""
+def page_server(data_dir: Path, collection: str | None = None, timeout: float = 90.0) -> Iterator[RunningPage]:
+    """`streamlit run search_ui/main.py` on the catalog in data_dir, once it serves (its log in a temp dir)."""
     port = free_port()
     env = {**os.environ, "FASHION_DATA_DIR": str(data_dir), "QDRANT_URL": "edge", "PYTHONPATH": str(ROOT)}
     if collection:
         env["FASHION_COLLECTION"] = collection
-    log_path = Path(data_dir) / f"streamlit-{port}.log"
+    log_path = Path(tempfile.mkdtemp(prefix="page-server-")) / "streamlit.log"
     command = [
         sys.executable, "-m", "streamlit", "run", str(PAGE),
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -82,7 +98,7 @@ def page_server(data_dir: Path, collection: str | None = None, timeout: float = 
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise PageServerError(f"streamlit run did not serve {url} within {timeout:.0f} s; its log ends: {tail}")
             time.sleep(0.2)
-        yield url
+        yield RunningPage(url, log_path)
     finally:
         process.terminate()
         try:

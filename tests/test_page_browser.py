@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from tests.page_server import RUN_FINISHED_JS
+
 pytestmark = pytest.mark.browser
 
 SUMMARY = ".summary"
@@ -21,10 +23,7 @@ CARD_NAMES = ".card-name"
 
 def settled(page: Page) -> Page:
     """The page once its script run has finished (no "Running..." and no stale elements left)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
-        " && !document.querySelector('[data-stale=\"true\"]')"
-    )
+    page.wait_for_function(RUN_FINISHED_JS)
     return page
 
 
