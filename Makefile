@@ -6,13 +6,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED_DATA := ../shared/data/fashion-products-19k
 DATASET ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),ashraq/fashion-product-images-small)
-MODEL ?= lite
-WEIGHTS ?= $(if $(filter command line environment,$(origin MODEL)),,$(wildcard models/clip_fashion_final.pt))
+# neither set: ingest's default, the fine-tuned model shipped in shared/models/shipped/fashion-lite.pt
+MODEL ?=
+WEIGHTS ?=
 LIMIT ?=
 DATA_DIR ?= data
 PYTEST_ARGS ?=
 
-MODEL_ARGS = $(if $(WEIGHTS),--weights $(WEIGHTS),--model $(MODEL))
+MODEL_ARGS = $(if $(WEIGHTS),--weights $(WEIGHTS),$(if $(MODEL),--model $(MODEL),))
 LIMIT_ARGS = $(if $(LIMIT),--limit $(LIMIT),)
 
 .PHONY: demo test install ingest ui clean

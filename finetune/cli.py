@@ -22,8 +22,12 @@ display-name R@10) under --output-dir; use the final file with `python -m ingest
 
 EPILOG = f"""recommended CPU recipe (the defaults for --model lite): {", ".join(f"{k}={v}" for k, v in LITE_RECIPE.items())}
   python -m finetune --model lite --dataset ../shared/data/fashion-products-19k --output-dir .
+ship it as ingest's default model (only the tensors training changed, fp16, under 25 MB):
+  python -m finetune.export_shipped --weights models/clip_fashion_final.pt --output shared/models/shipped/fashion-lite.pt
 original design (batch 4, lr 1e-6):
   python -m finetune --batch-size 4 --lr 1e-6 --epochs 5
+several GPUs (DistributedDataParallel; a global batch of N x --batch-size; rank 0 writes the files):
+  torchrun --nproc_per_node 4 -m finetune --batch-size 128 --precision bf16 --output-dir .
 """
 
 
@@ -64,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--group-size", type=int, default=None, help=f"products per block with --group-batches-by (default: {d.group_size})")
     t.add_argument("--no-feature-cache", dest="cache_image_features", action="store_false", default=None, help="recompute the frozen image prefix every step")
     t.add_argument("--feature-cache-dir", default=None, help="keep the frozen image prefix's features here between runs")
+    g = p.add_argument_group("several processes (torchrun --nproc_per_node N -m finetune ...; --batch-size is per process)")
+    g.add_argument("--no-gather-with-grad", dest="gather_with_grad", action="store_false", default=None,
+                   help="gather the other ranks' features without gradients (open_clip's default; gradients then differ from one process's)")
+    g.add_argument("--local-loss", action="store_true", default=None,
+                   help="each rank's loss over its own rows against the global batch (open_clip's --local-loss: less memory, same gradients)")
     r = p.add_argument_group("run")
     r.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     r.add_argument("--seed", type=int, default=None, help=f"seed for the split, shuffling and captions (default: {d.seed})")

@@ -40,6 +40,8 @@ class TrainConfig:
     group_batches_by: str | None = None
     group_size: int = 32
     cache_image_features: bool = True
+    gather_with_grad: bool = True
+    local_loss: bool = False
     feature_cache_dir: str | None = None
     device: str = "auto"
     seed: int = 0

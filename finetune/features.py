@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from finetune.config import TrainConfig
 from finetune.data import DecodedProducts
+from finetune.distributed import SINGLE_PROCESS, Ranks, gather_rows, rank_slice
 from finetune.towers import ImageTowerSplit
 from shared.commands import keep_finished_bars
 from shared.models import LoadedModel
@@ -43,17 +45,17 @@ def chunked_forward(function: Callable[[torch.Tensor], torch.Tensor], inputs: to
 
 @torch.no_grad()
 def compute_prefix(
-    loaded: LoadedModel, split: ImageTowerSplit, products: DecodedProducts, device: torch.device,
+    loaded: LoadedModel, split: ImageTowerSplit, images: Sequence[Image.Image], device: torch.device,
     batch_size: int = 128, progress: bool = True,
 ) -> torch.Tensor:
-    """``split.prefix`` of every product image (eval transform, frozen modules in eval mode)."""
+    """``split.prefix`` of every image (eval transform, frozen modules in eval mode)."""
     modes = [(m, m.training) for m in split.frozen_modules]
     for module, _ in modes:
         module.eval()
     try:
         outputs = []
-        for start in tqdm(range(0, len(products), batch_size), desc="cache image features", unit="batch", disable=not progress, leave=keep_finished_bars()):
-            images = torch.stack([loaded.image_transform(img) for img in products.images[start : start + batch_size]])
+        for start in tqdm(range(0, len(images), batch_size), desc="cache image features", unit="batch", disable=not progress, leave=keep_finished_bars()):
+            images = torch.stack([loaded.image_transform(img) for img in images[start : start + batch_size]])
             outputs.append(chunked_forward(split.prefix, images.to(device)).float().cpu())
     finally:
         for module, mode in modes:
@@ -63,16 +65,22 @@ def compute_prefix(
 
 def cached_prefix(
     loaded: LoadedModel, split: ImageTowerSplit, products: DecodedProducts, device: torch.device,
-    config: TrainConfig, progress: bool = True,
+    config: TrainConfig, progress: bool = True, ranks: Ranks = SINGLE_PROCESS,
 ) -> torch.Tensor:
-    """The prefix outputs for all products, read from / written to ``config.feature_cache_dir`` when set."""
+    """The prefix outputs for all products, read from / written to ``config.feature_cache_dir`` when set.
+
+    Under torchrun each rank computes its share of the products and the shares are gathered, so the
+    work is done once over all ranks; rank 0 alone writes the file, which every rank reads next time.
+    """
     path = Path(config.feature_cache_dir) / f"image_prefix_{_cache_key(loaded, products, config)}.pt" if config.feature_cache_dir else None
     if path is not None and path.is_file():
         cached = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(cached, torch.Tensor) and cached.shape[0] == len(products):
             return cached.to(device)
-    features = compute_prefix(loaded, split, products, device, config.eval_batch_size, progress)
-    if path is not None:
+    share = rank_slice(len(products), ranks)
+    features = compute_prefix(loaded, split, products.images[share], device, config.eval_batch_size, progress)
+    features = gather_rows(features.to(device), ranks)
+    if path is not None and ranks.is_main:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(features, path)
-    return features.to(device)
+        torch.save(features.cpu(), path)
+    return features

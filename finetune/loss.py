@@ -41,13 +41,46 @@ def contrastive_loss(
         raise ValueError(f"image features {tuple(image_features.shape)} and text features {tuple(text_features.shape)} differ")
     scale = logit_scale.float().exp()
     logits = scale * image_features.float() @ text_features.float().t()
+    return _two_way_loss(logits, logits.t(), groups, 0)
+
+
+def local_contrastive_loss(
+    image_features: torch.Tensor,
+    text_features: torch.Tensor,
+    all_image_features: torch.Tensor,
+    all_text_features: torch.Tensor,
+    logit_scale: torch.Tensor,
+    groups: torch.Tensor | None = None,
+    first_row: int = 0,
+) -> torch.Tensor:
+    """:func:`contrastive_loss` of the global batch's rows ``first_row ..`` only (open_clip's ``local_loss``).
+
+    One rank's pairs (``image_features``, ``text_features``) against every rank's (``all_*``);
+    ``groups`` has one id per row of the global batch. The mean over the ranks' local losses equals
+    the global loss when every rank holds as many rows, at a fraction of the logits' memory.
+    """
+    if image_features.shape != text_features.shape or all_image_features.shape != all_text_features.shape:
+        raise ValueError(
+            f"image features {tuple(image_features.shape)}/{tuple(all_image_features.shape)} and text features "
+            f"{tuple(text_features.shape)}/{tuple(all_text_features.shape)} differ"
+        )
+    if first_row + image_features.shape[0] > all_image_features.shape[0]:
+        raise ValueError(f"rows {first_row}..{first_row + image_features.shape[0]} lie outside a global batch of {all_image_features.shape[0]}")
+    scale = logit_scale.float().exp()
+    logits_per_image = scale * image_features.float() @ all_text_features.float().t()
+    logits_per_text = scale * text_features.float() @ all_image_features.float().t()
+    return _two_way_loss(logits_per_image, logits_per_text, groups, first_row)
+
+
+def _two_way_loss(logits_per_image: torch.Tensor, logits_per_text: torch.Tensor, groups: torch.Tensor | None, first_row: int) -> torch.Tensor:
+    """Both directions' cross-entropy for the rows ``first_row ..`` of the global batch (logits: rows x all)."""
+    rows = torch.arange(first_row, first_row + logits_per_image.shape[0], device=logits_per_image.device)
     if groups is None:
-        labels = torch.arange(logits.shape[0], device=logits.device)
-        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
-    targets = positive_targets(groups.to(logits.device))
+        return (F.cross_entropy(logits_per_image, rows) + F.cross_entropy(logits_per_text, rows)) / 2
+    targets = positive_targets(groups.to(logits_per_image.device))[rows]
     # minus the targets' entropy (a constant): the loss is a KL divergence that floors at 0
     entropy = -(targets * targets.clamp_min(1e-12).log()).sum(dim=1).mean()
-    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2 - entropy
+    return (F.cross_entropy(logits_per_image, targets) + F.cross_entropy(logits_per_text, targets)) / 2 - entropy
 
 
 @torch.no_grad()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from finetune.loss import caption_groups, contrastive_loss
+from finetune.distributed import SINGLE_PROCESS, Ranks, gather_features, global_caption_groups
+from finetune.loss import contrastive_loss, local_contrastive_loss
 from finetune.towers import ImageTowerSplit
 from shared.models.embedding import text_features
 from shared.models import LoadedModel
@@ -40,30 +43,73 @@ class PairEncoder:
         return F.normalize(text_features(self.loaded, captions, self.text_bucket, self.autocast), dim=-1)
 
 
+class FeaturePair(nn.Module):
+    """The encoder as one module call (images and captions of a micro-batch in, features out), so that
+    DistributedDataParallel can wrap it and average the gradients of the model's parameters."""
+
+    def __init__(self, encoder: PairEncoder) -> None:
+        super().__init__()
+        self.model = encoder.loaded.model  # registered: DDP syncs the model's parameters
+        self.encoder = encoder
+
+    def forward(self, inputs: torch.Tensor, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder.images(inputs), self.encoder.texts(captions)
+
+
+@dataclass(frozen=True)
+class GlobalBatch:
+    """How one rank's features join the other ranks' into the loss over the global batch (see ``distributed``)."""
+
+    ranks: Ranks = SINGLE_PROCESS
+    gather_with_grad: bool = True
+    local_loss: bool = False
+
+
 def contrastive_step(
-    encoder: PairEncoder, micro_batches: list[tuple[torch.Tensor, list[str]]], device: torch.device
+    encoder: PairEncoder,
+    micro_batches: list[tuple[torch.Tensor, list[str]]],
+    device: torch.device,
+    *,
+    features: Callable[[torch.Tensor, Sequence[str]], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    no_sync: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    global_batch: GlobalBatch = GlobalBatch(),
 ) -> float:
-    """One optimisation step's forward/backward; with several micro-batches, cache features so the
-    whole effective batch serves as negatives (open_clip ``--accum-freq``)."""
+    """One optimisation step's forward/backward over this rank's micro-batches; with several, cache
+    features so the whole effective batch serves as negatives (open_clip ``--accum-freq``).
+
+    Under torchrun, ``features`` is the DDP-wrapped :class:`FeaturePair`, ``no_sync`` its ``no_sync``
+    (gradients are averaged once, on the last micro-batch), and the loss runs over every rank's features.
+    """
+    encode = features or (lambda inputs, captions: (encoder.images(inputs), encoder.texts(captions)))
     logit_scale = encoder.loaded.model.logit_scale
-    captions = [c for _, batch_captions in micro_batches for c in batch_captions]
-    groups = caption_groups(captions, device)
+    local_captions = [c for _, batch_captions in micro_batches for c in batch_captions]
+    ranks = global_batch.ranks
+    groups = global_caption_groups(local_captions, ranks, device)
+
+    def loss_of(image_features: torch.Tensor, text_features: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        all_images, all_texts = gather_features(image_features, text_features, ranks, gather_with_grad=global_batch.gather_with_grad)
+        if global_batch.local_loss:
+            first_row = ranks.rank * image_features.shape[0]
+            return local_contrastive_loss(image_features, text_features, all_images, all_texts, scale, groups, first_row)
+        return contrastive_loss(all_images, all_texts, scale, groups)
+
     if len(micro_batches) == 1:
         inputs, batch_captions = micro_batches[0]
-        loss = contrastive_loss(encoder.images(inputs.to(device)), encoder.texts(batch_captions), logit_scale, groups)
+        loss = loss_of(*encode(inputs.to(device), batch_captions), logit_scale)
         loss.backward()
         return float(loss.detach())
     with torch.no_grad():
-        cached = [(encoder.images(x.to(device)), encoder.texts(c)) for x, c in micro_batches]
+        cached = [encode(x.to(device), c) for x, c in micro_batches]
     loss_value = 0.0
+    last = len(micro_batches) - 1
     for index, (inputs, batch_captions) in enumerate(micro_batches):
         image_features = [f for f, _ in cached]
         text_features = [t for _, t in cached]
-        image_features[index] = encoder.images(inputs.to(device))
-        text_features[index] = encoder.texts(batch_captions)
-        # the temperature's gradient is taken once, not once per micro-batch
-        scale = logit_scale if index == 0 else logit_scale.detach()
-        loss = contrastive_loss(torch.cat(image_features), torch.cat(text_features), scale, groups)
-        loss.backward()
+        with no_sync() if index < last else contextlib.nullcontext():
+            image_features[index], text_features[index] = encode(inputs.to(device), batch_captions)
+            # the temperature's gradient is taken once (on the last micro-batch, where DDP averages), not once per micro-batch
+            scale = logit_scale if index == last else logit_scale.detach()
+            loss = loss_of(torch.cat(image_features), torch.cat(text_features), scale)
+            loss.backward()
         loss_value = float(loss.detach())
     return loss_value

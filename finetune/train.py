@@ -8,7 +8,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,18 +28,19 @@ from finetune.checkpoints import (
 )
 from finetune.config import TrainConfig
 from finetune.data import CaptionedFeatures, CaptionedImages, DecodedProducts, collate, decode_products, split_by_display_name
+from finetune.distributed import Ranks, barrier, broadcast_from_main, process_group, shard_batches
 from finetune.evaluator import RetrievalEvaluator
 from finetune.features import cached_prefix
 from finetune.loss import clamp_logit_scale
 from finetune.optim import parameter_groups, set_learning_rates, warmup_cosine
-from finetune.pair_encoder import PairEncoder, contrastive_step
+from finetune.pair_encoder import GlobalBatch, PairEncoder, contrastive_step
+from finetune.parallel import data_parallel
 from finetune.sampling import epoch_batches
 from finetune.towers import lock_image_tower, lock_text_tower, set_frozen_eval, split_image_tower
 from shared.commands import keep_finished_bars, unwritable_dir_message
 from shared.products.datasets import open_products
 from shared.model_spec import ModelSpec
 from shared.models import LoadedModel, config_name
-from shared.runtime import resolve_device
 from shared.models.weights import WeightsError
 from shared.workers import worker_loader_options
 
@@ -114,16 +115,24 @@ def _load(config: TrainConfig, device: torch.device) -> LoadedModel:
 
 
 def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainResult:
-    """Run one fine-tuning; ``stop_after_epoch`` simulates an interruption (tests of --resume)."""
+    """Run one fine-tuning; ``stop_after_epoch`` simulates an interruption (tests of --resume).
+
+    Under torchrun every rank runs this with DistributedDataParallel (see ``distributed``); rank 0
+    alone writes checkpoints, the log and the final model, and shows progress.
+    """
     config.validate()
     check_output_dirs(config)  # checked now; the folders are created only once data and model are ready
-    device = resolve_device(config.device)
-    _seed_everything(config.seed)
+    with process_group(config.device) as (ranks, device):
+        return _train(config if ranks.is_main else replace(config, progress=False), ranks, device, stop_after_epoch)
+
+
+def _train(config: TrainConfig, ranks: Ranks, device: torch.device, stop_after_epoch: int | None) -> TrainResult:
+    _seed_everything(config.seed)  # the same on every rank: identical initial weights and frozen prefix
     started = time.perf_counter()
 
     table = open_products(config.dataset)
     products = decode_products(table, config.subset_size, progress=config.progress)
-    if products.left_out():
+    if products.left_out() and ranks.is_main:
         print(f"left out of training: {products.left_out()}", file=sys.stderr)
     train_idx, val_idx = split_by_display_name(
         [products.display_name(i) for i in range(len(products))], config.val_fraction, config.seed
@@ -141,7 +150,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
     train_captions = CaptionedImages(products, train_idx, loaded.train_transform, seed=config.seed)
     dataset: Dataset[Any]
     if split is not None:
-        cache = cached_prefix(loaded, split, products, device, config, progress=config.progress)
+        cache = cached_prefix(loaded, split, products, device, config, progress=config.progress, ranks=ranks)
         train_features = cache[torch.as_tensor(train_idx, dtype=torch.long)]
         dataset = CaptionedFeatures(train_features, train_captions)
         image_inputs: Callable[[Sequence[int]], torch.Tensor] = lambda idx: cache[torch.as_tensor(list(idx), dtype=torch.long)]
@@ -149,7 +158,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         dataset = train_captions
         image_inputs = lambda idx: torch.stack([loaded.image_transform(products.images[i]) for i in idx])
 
-    effective_batch = config.batch_size * config.accum_freq
+    effective_batch = config.batch_size * config.accum_freq * ranks.world_size  # the global batch over all ranks
     group_keys = _group_keys(products, train_idx, config.group_batches_by)
     steps_per_epoch = len(epoch_batches(len(train_idx), effective_batch, config.seed, 0, group_keys, config.group_size))
     total_steps = steps_per_epoch * config.epochs
@@ -168,13 +177,15 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
             optimizer.load_state_dict(state.optimizer)
         if state.torch_rng is not None:
             torch.set_rng_state(state.torch_rng)
-    elif config.log_path.exists():
+    elif config.log_path.exists() and ranks.is_main:
         config.log_path.unlink()
+    features, no_sync = data_parallel(encoder, ranks, device)
+    global_batch = GlobalBatch(ranks, config.gather_with_grad, config.local_loss)
 
     metadata_base = {"training": config.to_dict(), "train_size": len(train_idx), "val_size": len(val_idx),
                      "trainable_image_parameters": trainable_image,
                      "trainable_text_parameters": trainable_text, "dataset": str(config.dataset)}
-    if not config.resume:  # the exact starting point, the base for WiSE-FT interpolation
+    if not config.resume and ranks.is_main:  # the exact starting point, the base for WiSE-FT interpolation
         save_checkpoint(epoch_path(config.checkpoint_dir, 0), loaded, {**metadata_base, "epoch": 0})
     first_epoch = state.epoch + 1
     for epoch in range(first_epoch, config.epochs + 1):
@@ -185,7 +196,7 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
         model.train()
         if split is not None:
             set_frozen_eval(split.frozen_modules)
-        batches = epoch_batches(len(train_idx), effective_batch, config.seed, epoch, group_keys, config.group_size)
+        batches = shard_batches(epoch_batches(len(train_idx), effective_batch, config.seed, epoch, group_keys, config.group_size), ranks)
         loader = DataLoader(dataset, batch_sampler=[b[i : i + config.batch_size] for b in batches for i in range(0, len(b), config.batch_size)],
                             collate_fn=collate, **worker_loader_options(config.num_workers))
         micro_iter: Iterator[tuple[torch.Tensor, list[str]]] = iter(loader)
@@ -196,14 +207,14 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
                 micro_batches = [next(micro_iter) for _ in range(n_micro)]
                 set_learning_rates(optimizer, base_rates, _multiplier(config, state.step, total_steps, warmup_steps))
                 optimizer.zero_grad(set_to_none=True)
-                losses.append(contrastive_step(encoder, micro_batches, device))
+                losses.append(contrastive_step(encoder, micro_batches, device, features=features, no_sync=no_sync, global_batch=global_batch))
                 optimizer.step()
                 clamp_logit_scale(model.logit_scale)
                 state.step += 1
                 bar.set_postfix(loss=f"{losses[-1]:.3f}", scale=f"{float(model.logit_scale.detach().exp()):.1f}")
         train_seconds = time.perf_counter() - epoch_start
-        metrics = validate(encoder, evaluator, val_idx, image_inputs, config.eval_batch_size)
-        score = metrics.get(SELECTION_METRIC, -float(np.mean(losses)))
+        metrics = validate(encoder, evaluator, val_idx, image_inputs, config.eval_batch_size) if ranks.is_main else {}
+        metrics, score = broadcast_from_main((metrics, metrics.get(SELECTION_METRIC, -float(np.mean(losses)))), ranks)
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "steps": len(losses),
                   "lr": {g["name"]: g["lr"] for g in optimizer.param_groups}, "logit_scale": float(model.logit_scale.detach().exp()),
                   "train_seconds": round(train_seconds, 2), "samples_per_s": round(len(losses) * effective_batch / max(train_seconds, 1e-9), 1),
@@ -215,22 +226,25 @@ def train(config: TrainConfig, *, stop_after_epoch: int | None = None) -> TrainR
             state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
         else:
             state.bad_epochs += 1
-        metadata = {**metadata_base, "epoch": epoch, "val_metrics": metrics, "train_loss": record["train_loss"]}
-        save_checkpoint(epoch_path(config.checkpoint_dir, epoch), loaded, metadata)
-        if improved:
-            save_checkpoint(config.checkpoint_dir / BEST_NAME, loaded, metadata)
-        state.optimizer = optimizer.state_dict()
-        state.torch_rng = torch.get_rng_state()
-        state.save(state_path)
-        append_log(config.log_path, record)
-        tqdm.write(_epoch_line(record)) if config.progress else None
+        if ranks.is_main:
+            metadata = {**metadata_base, "epoch": epoch, "val_metrics": metrics, "train_loss": record["train_loss"]}
+            save_checkpoint(epoch_path(config.checkpoint_dir, epoch), loaded, metadata)
+            if improved:
+                save_checkpoint(config.checkpoint_dir / BEST_NAME, loaded, metadata)
+            state.optimizer = optimizer.state_dict()
+            state.torch_rng = torch.get_rng_state()
+            state.save(state_path)
+            append_log(config.log_path, record)
+            tqdm.write(_epoch_line(record)) if config.progress else None
+        barrier(ranks)  # the epoch's files are complete before any rank goes on (or is stopped and resumed)
         if stop_after_epoch is not None and epoch >= stop_after_epoch:
             return TrainResult(loaded, "", state.best_epoch, {}, state.history)
 
     best_metadata = load_state_into(model, config.checkpoint_dir / BEST_NAME)
     final_metadata = {**best_metadata, "best_epoch": state.best_epoch, "history": state.history,
                       "total_seconds": round(time.perf_counter() - started, 1)}
-    save_checkpoint(config.final_path, loaded, final_metadata)
+    if ranks.is_main:
+        save_checkpoint(config.final_path, loaded, final_metadata)
     model.eval()
     best_metrics = dict(best_metadata.get("val_metrics") or {})
     if config.progress:

@@ -40,6 +40,7 @@ def interpolate_state(
 
 
 def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> tuple[dict[str, torch.Tensor], str]:
+    from shared.models.partial_weights import full_state_dict
     from shared.models.weights import WeightsError, read_weights
 
     model = parse_model_spec(spec, pretrained)
@@ -47,7 +48,7 @@ def _base_weights(spec: str, pretrained: str | None, finetuned: WeightsFile) -> 
         weights = read_weights(model.weights)
         if weights.model_name and finetuned.model_name and weights.model_name != finetuned.model_name:
             raise WeightsError(f"--base {spec} is a {weights.model_name} model but --finetuned is {finetuned.model_name}; use weights of the same architecture")
-        return weights.state_dict, weights.sha256
+        return full_state_dict(weights), weights.sha256
     return model.load().model.state_dict(), f"{spec}:{pretrained}"
 
 
@@ -58,13 +59,15 @@ def interpolate_files(base: str, finetuned: str, alpha: float, output: str, pret
 
 def interpolate_many(base: str, finetuned: str, outputs: Mapping[float, str], pretrained: str | None = None) -> dict[float, str]:
     """Write one WiSE-FT weights file per alpha (``outputs``: alpha -> path), reading both ends once; their sha256s."""
+    from shared.models.partial_weights import full_state_dict
     from shared.models.weights import read_weights, save_weights
 
     tuned = read_weights(finetuned)
+    tuned_state = full_state_dict(tuned)  # a shipped (partial) file: its base with its tensors put in
     base_state, base_id = _base_weights(base, pretrained, tuned)
     written: dict[float, str] = {}
     for alpha, output in outputs.items():
-        mixed = interpolate_state(base_state, tuned.state_dict, alpha)
+        mixed = interpolate_state(base_state, tuned_state, alpha)
         metadata = {**tuned.metadata, "wise_ft": {"alpha": alpha, "base": base, "base_id": base_id, "finetuned": finetuned, "finetuned_sha256": tuned.sha256}}
         metadata.pop("history", None)
         written[alpha] = save_weights(output, mixed, tuned.model_name or base, pretrained=tuned.pretrained, config=tuned.config, metadata=metadata)

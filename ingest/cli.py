@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.commands import fail, missing_dataset_message, run_cli
-from shared.model_spec import DEFAULT_MODEL, spec_from_flags
+from shared.model_spec import DEFAULT_MODEL, SHIPPED_MODEL, ModelSpec, missing_shipped_message, shipped_spec, spec_from_flags
 from shared.runtime import resolve_device, tune_allocator
 from shared.settings import DEFAULT_COLLECTION, DEFAULT_DATASET, Settings
 
@@ -36,12 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Running the same command again adds nothing; an interrupted run finishes when run again."
         ),
     )
-    model = parser.add_argument_group("model (one of)")
+    model = parser.add_argument_group("model (one of; default: the shipped fine-tuned model, fashion-lite)")
     model.add_argument("--weights", help="weights file written by `python -m finetune` (e.g. models/clip_fashion_final.pt)")
     model.add_argument(
         "--model",
-        help=f"model name: {DEFAULT_MODEL} (default, OpenAI weights, needs internet once), "
-        "lite (EfficientNet-Lite0 + MiniLM, offline), or any open_clip model name",
+        help=f"model name: {SHIPPED_MODEL} (the default: the fine-tuned lite model shipped in shared/models/shipped/), "
+        f"lite (EfficientNet-Lite0 + MiniLM towers, untrained projections, offline), {DEFAULT_MODEL} (OpenAI weights, "
+        "needs internet once), or any open_clip model name",
     )
     model.add_argument(
         "--pretrained",
@@ -82,7 +83,7 @@ def print_status(rows: list[dict[str, Any]], as_json: bool) -> None:
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        print("no collections yet: run `python -m ingest --model lite --dataset PATH` to make one")
+        print("no collections yet: run `python -m ingest --dataset PATH` to make one")
     for row in rows:
         model = f"{row['model']}/{row['pretrained']}" if row["pretrained"] else row["model"]
         weights = f"weights {row['weights_sha256'][:12]}" if row["weights_sha256"] else "base weights"
@@ -133,8 +134,15 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The model the flags name; with none of --model, --weights and --pretrained, the shipped model."""
+    if args.model is None and args.weights is None and args.pretrained is None:
+        return shipped_spec()
+    return spec_from_flags(args.model, args.pretrained, args.weights)
+
+
 def _load_model(args: argparse.Namespace) -> LoadedModel:
-    return spec_from_flags(args.model, args.pretrained, args.weights).load(device=str(resolve_device(args.device)))
+    return model_spec(args).load(device=str(resolve_device(args.device)))
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -216,10 +224,16 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 
 def missing_input(args: argparse.Namespace) -> str | None:
-    """A one-line error for a --weights file or local --dataset path that does not exist."""
+    """A one-line error for a --weights file, the shipped model's file or a local --dataset path that does not exist."""
     if args.weights and not Path(args.weights).is_file():
         return f"--weights {args.weights}: no such file; pass a weights file written by `python -m finetune`"
-    return None if args.status else missing_dataset_message(args.dataset)
+    if args.status:
+        return None
+    if not args.weights and model_spec(args).name == SHIPPED_MODEL:
+        missing = missing_shipped_message()
+        if missing:
+            return missing
+    return missing_dataset_message(args.dataset)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

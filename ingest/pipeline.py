@@ -22,10 +22,11 @@ from ingest.disk_budget import DiskBudget, product_bytes
 from shared.storage.catalog import Catalog, InvalidProductError, check_product_row
 from shared.storage.collection import CollectionFacts, MisfitError, ModelIdentity, check_fits, collection_images
 from shared.products.datasets import Product, ProductTable
-from shared.models.embedding import encode_image_batch
+from shared.models.embedding import encode_image_batch, encode_texts
 from shared.errors import FashionSearchError
 from shared.models import LoadedModel
 from shared.products.fields import left_out_report
+from shared.products.product_text import product_text
 from shared.products.schema import payload_of
 from shared.storage.vector_store import VectorPoint, VectorStore
 from ingest.consistency import WriterLease, claim_collection, repair
@@ -93,6 +94,15 @@ def check_model_fits(store: VectorStore, catalog: Catalog, collection: str, mode
         raise IngestError(f"{misfit}; pass --recreate to replace them, or --collection NAME for a new collection") from None
 
 
+def check_has_text_vectors(store: VectorStore, collection: str) -> None:
+    """Refuse to add to a collection made before text vectors: its products would be found by their photo only."""
+    if store.collection_exists(collection) and not store.has_text_vectors(collection):
+        raise IngestError(
+            f"collection {collection!r} was ingested before products got text vectors (name and attributes); "
+            "rerun this command with --recreate to embed it again with them"
+        )
+
+
 def _checked_rows(batch: DecodedBatch, failed: dict[int, str]) -> tuple[list[int], list[Product], list[dict[str, Any]]]:
     """The batch's positions, products and catalog rows that the catalog can hold.
 
@@ -149,6 +159,7 @@ def _ingest(
         catalog.delete_collection(collection)
         claim_collection(store, catalog, collection)
     check_model_fits(store, catalog, collection, identity)
+    check_has_text_vectors(store, collection)
     if not store.collection_exists(collection):
         store.create_collection(collection, identity.embedding_dim)
 
@@ -176,9 +187,11 @@ def _ingest(
             positions, products, rows = _checked_rows(batch, summary.failed)
             if batch.pixels is not None and positions:
                 vectors = encode_image_batch(model, batch.pixels[positions])
+                texts = [product_text(p.attributes) for p in products]
+                text_vectors = encode_texts(model, [text or p.display_name for text, p in zip(texts, products)])
                 points = [
-                    VectorPoint(p.id, vector, payload_of(p.attributes), p.display_name)
-                    for p, vector in zip(products, vectors)
+                    VectorPoint(p.id, vector, payload_of(p.attributes), text, text_vector)
+                    for p, vector, text, text_vector in zip(products, vectors, texts, text_vectors)
                 ]
                 store.upsert(collection, points)
                 try:

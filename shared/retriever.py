@@ -16,8 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from shared.storage.catalog import Catalog, ModelIdentity
 from shared.products.images import ImageInput
 from shared.models import LoadedModel
@@ -25,9 +23,20 @@ from shared.search.catalog_results import catalog_results
 from shared.search.query_encoder import QueryEncoder
 from shared.search.query_model import QueryModel, ingest_command
 from shared.search.store_session import StoreSession
-from shared.search.types import CollectionMissingError, RetrieverError, SearchResult, check_text_weight
+from shared.search.facet_understanding import FacetUnderstanding
+from shared.search.query_plan import photo_legs, resolve_mode, text_legs
+from shared.search.types import (
+    CollectionMissingError,
+    FusionWeights,
+    QueryUnderstanding,
+    RetrieverError,
+    SearchResult,
+    SearchResults,
+    check_query_text,
+    check_text_weight,
+)
 from shared.settings import Settings
-from shared.storage.vector_store import Filters, ScoredHit, VectorStore
+from shared.storage.vector_store import Filters, ScoredHit, SearchLeg, VectorStore
 
 
 def retriever_settings(
@@ -54,6 +63,7 @@ class FashionRetriever:
         device: str = "cpu",
         idle_release_s: float | None = None,
         text_cache_size: int = 256,
+        fusion: FusionWeights | None = None,
     ) -> None:
         self.settings = retriever_settings(settings, data_dir, qdrant, collection)
         self.collection = self.settings.collection
@@ -64,10 +74,13 @@ class FashionRetriever:
                 f"data dir {self.settings.data_dir} does not exist (nothing ingested yet); fill it with: {command}", command
             )
         self.catalog = Catalog(self.settings.catalog_url)
+        self.fusion = fusion or FusionWeights()
+        """Weighted-RRF weights of the fused legs (settable; see shared.search.types.FusionWeights)."""
+        self.facets = FacetUnderstanding(self.settings.collection)
         self.query_model = QueryModel(self.settings, self.catalog, Path(weights) if weights is not None else None, device)
         external = qdrant if qdrant is not None and not isinstance(qdrant, str) else None
         # a reopen follows a re-ingest with another model; the query encoder then empties its cache
-        self.store_session = StoreSession(self.settings, external, idle_release_s, on_reopen=self.query_model.refresh)
+        self.store_session = StoreSession(self.settings, external, idle_release_s, on_reopen=self._on_reopen)
         self.query_encoder = QueryEncoder(self._current_model, text_cache_size)
         try:
             self._connect()
@@ -83,6 +96,11 @@ class FashionRetriever:
         store = self.store_session.open()
         self.backend = store.backend
         self.query_model.connect(store)
+
+    def _on_reopen(self) -> None:
+        """After a reopen: follow a re-ingest's model, and read the catalog's facet values again."""
+        self.facets.forget()
+        self.query_model.refresh()
 
     def _current_model(self) -> LoadedModel:
         """The model of the vectors: a reopen first follows a re-ingest with another model."""
@@ -148,28 +166,41 @@ class FashionRetriever:
     def _results(self, hits: Sequence[ScoredHit]) -> list[SearchResult]:
         return catalog_results(self.catalog, self.collection, self.settings.images_dir, hits)
 
-    def _search_vector(
+    def _understood(
+        self, store: VectorStore, text: str | None, filters: Filters | None, understand: bool, ignore_facets: Sequence[str]
+    ) -> tuple[Filters | None, QueryUnderstanding | None]:
+        """The filters with the text's recognised facets applied softly, and what was understood."""
+        if text is None or not understand:
+            return filters, None
+        return self.facets.apply(store, text, filters, ignore_facets)
+
+    def _run(
         self,
-        vector: np.ndarray,
+        legs: Sequence[SearchLeg],
+        mode: str,
+        text: str | None,
         top_k: int,
         filters: Filters | None,
         offset: int,
         score_threshold: float | None,
-        keyword_query: str | None = None,
-    ) -> list[SearchResult]:
+        understand: bool,
+        ignore_facets: Sequence[str],
+    ) -> SearchResults:
+        """Run one planned query: understand the text, query the store, count the matches, join the catalog."""
         with self.store_session.use() as store:
-            hits = store.search(
-                self.collection,
-                vector,
-                top_k=top_k,
-                filters=filters,
-                offset=offset,
-                score_threshold=score_threshold,
-                keyword_query=keyword_query,
-            )
-            return self._results(hits)
+            effective, understanding = self._understood(store, text, filters, understand, ignore_facets)
+            hits = store.query(self.collection, legs, top_k=top_k, filters=effective, offset=offset,
+                               score_threshold=score_threshold)
+            total = store.count(self.collection, effective)
+            return SearchResults(self._results(hits), mode=mode, understanding=understanding, total=total)
 
     # -- public search API --------------------------------------------------------
+    def understand(self, query: str, filters: Filters | None = None, ignore_facets: Sequence[str] = ()) -> QueryUnderstanding:
+        """What the query names (gender, colour, article type, usage...) and how a search would apply it."""
+        text = check_query_text(query)
+        with self.store_session.lock, self.store_session.use() as store:
+            return self.facets.apply(store, text, filters, ignore_facets)[1]
+
     def search_by_text(
         self,
         query: str,
@@ -177,12 +208,18 @@ class FashionRetriever:
         filters: Filters | None = None,
         offset: int = 0,
         score_threshold: float | None = None,
-        hybrid: bool = False,
-    ) -> list[SearchResult]:
-        """Products matching a text query; ``hybrid`` fuses BM25 display-name matches (RRF)."""
+        hybrid: bool | None = None,
+        mode: str | None = None,
+        understand: bool = True,
+        ignore_facets: Sequence[str] = (),
+    ) -> SearchResults:
+        """Products matching a text query; the default mode fuses text->image, text->text and keywords."""
+        chosen = resolve_mode(mode, hybrid)
         with self.store_session.lock:
-            vector = self.query_encoder.text_vectors([query])[0]
-            return self._search_vector(vector, top_k, filters, offset, score_threshold, query if hybrid else None)
+            text = check_query_text(query)
+            vector = self.query_encoder.text_vectors([text])[0]
+            legs = text_legs(chosen, text, vector, self.fusion)
+            return self._run(legs, chosen, text, top_k, filters, offset, score_threshold, understand, ignore_facets)
 
     def search_by_image(
         self,
@@ -191,11 +228,11 @@ class FashionRetriever:
         filters: Filters | None = None,
         offset: int = 0,
         score_threshold: float | None = None,
-    ) -> list[SearchResult]:
+    ) -> SearchResults:
         """Products that look like an image (a path, a PIL image or encoded bytes)."""
         with self.store_session.lock:
             vector = self.query_encoder.image_vector(image)
-            return self._search_vector(vector, top_k, filters, offset, score_threshold)
+            return self._run([SearchLeg("image", vector)], "image", None, top_k, filters, offset, score_threshold, False, ())
 
     def search(
         self,
@@ -206,36 +243,57 @@ class FashionRetriever:
         filters: Filters | None = None,
         offset: int = 0,
         score_threshold: float | None = None,
-        hybrid: bool = False,
-    ) -> list[SearchResult]:
+        hybrid: bool | None = None,
+        mode: str | None = None,
+        understand: bool = True,
+        ignore_facets: Sequence[str] = (),
+    ) -> SearchResults:
         """An image and a text modifier together ("this, but in red"); either alone works too."""
         has_text = text is not None and not (isinstance(text, str) and not text.strip())
         if image is None and not has_text:
             raise RetrieverError("nothing to search for; give a text query, an image, or both")
         if image is None:
-            return self.search_by_text(text, top_k, filters, offset, score_threshold, hybrid)  # type: ignore[arg-type]
-        if not has_text:
+            return self.search_by_text(text, top_k, filters, offset, score_threshold, hybrid, mode, understand,  # type: ignore[arg-type]
+                                       ignore_facets)
+        weight = check_text_weight(text_weight) if has_text else 0.0
+        if weight == 0.0:  # the photo alone
             return self.search_by_image(image, top_k, filters, offset, score_threshold)
-        weight = check_text_weight(text_weight)
+        if weight == 1.0:  # the words alone
+            return self.search_by_text(text, top_k, filters, offset, score_threshold, hybrid, mode, understand,  # type: ignore[arg-type]
+                                       ignore_facets)
+        chosen = resolve_mode(mode, hybrid)
         with self.store_session.lock:
-            encoder = self.query_encoder
-            combined = (1.0 - weight) * encoder.image_vector(image) + weight * encoder.text_vectors([text])[0]  # type: ignore[list-item]
-            norm = float(np.linalg.norm(combined))
-            vector = combined / norm if norm > 0 else combined
-            keyword = str(text) if hybrid else None
-            return self._search_vector(vector.astype(np.float32), top_k, filters, offset, score_threshold, keyword)
+            words = check_query_text(text)
+            photo = self.query_encoder.image_vector(image)
+            text_vector = self.query_encoder.text_vectors([words])[0]
+            legs = photo_legs(chosen, photo, words, text_vector, weight, self.fusion)
+            return self._run(legs, chosen, words, top_k, filters, offset, score_threshold, understand, ignore_facets)
 
-    def batch_search(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None) -> list[list[SearchResult]]:
+    def batch_search(
+        self,
+        queries: Sequence[str],
+        top_k: int = 10,
+        filters: Filters | None = None,
+        mode: str | None = None,
+        understand: bool = True,
+    ) -> list[SearchResults]:
         """Many text queries: one encode batch and one batched store query."""
         if isinstance(queries, str):
             raise RetrieverError("batch_search takes a list of text queries; use search_by_text for one query")
         if not queries:
             return []
+        chosen = resolve_mode(mode, None)
         with self.store_session.lock:
-            vectors = self.query_encoder.text_vectors(list(queries))
+            texts = [check_query_text(q) for q in queries]
+            vectors = self.query_encoder.text_vectors(texts)
             with self.store_session.use() as store:
-                batches = store.search_batch(self.collection, vectors, top_k=top_k, filters=filters)
-                return [self._results(hits) for hits in batches]
+                understood = [self._understood(store, t, filters, understand, ()) for t in texts]
+                requests = [(text_legs(chosen, t, v, self.fusion), f) for t, v, (f, _) in zip(texts, vectors, understood)]
+                batches = store.query_batch(self.collection, requests, top_k=top_k)
+                return [
+                    SearchResults(self._results(hits), mode=chosen, understanding=understanding)
+                    for hits, (_, understanding) in zip(batches, understood)
+                ]
 
     def more_like_this(
         self,
@@ -244,7 +302,7 @@ class FashionRetriever:
         top_k: int = 10,
         filters: Filters | None = None,
         offset: int = 0,
-    ) -> list[SearchResult]:
+    ) -> SearchResults:
         """Products like the positive examples and unlike the negative ones (Qdrant recommend)."""
         if isinstance(positive_ids, Sequence) and not isinstance(positive_ids, str) and not positive_ids:
             raise RetrieverError("more_like_this needs at least one positive product id")
@@ -257,7 +315,7 @@ class FashionRetriever:
                 filters=filters,
                 offset=offset,
             )
-            return self._results(hits)
+            return SearchResults(self._results(hits), mode="recommend")
 
     def facet_counts(self, field: str, filters: Filters | None = None) -> dict[str, int]:
         """How many products have each value of a field, under the filters."""

@@ -20,7 +20,7 @@ def test_help_lists_every_option() -> None:
     for flag in ("--model", "--weights", "--dataset", "--subset-size", "--epochs", "--batch-size", "--lr-image", "--lr-text",
                  "--lr-projection", "--weight-decay", "--warmup", "--schedule", "--precision", "--grad-checkpointing",
                  "--accum-freq", "--lock-image", "--unlock-last-blocks", "--unlock-text-layers", "--group-batches-by", "--device", "--seed", "--output-dir", "--resume",
-                 "--early-stopping"):
+                 "--early-stopping", "--local-loss", "--no-gather-with-grad", "torchrun --nproc_per_node"):
         assert flag in result.stdout, flag
 
 

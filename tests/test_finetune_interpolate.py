@@ -49,3 +49,14 @@ def test_alpha_out_of_range(pair: tuple[Path, Path], tmp_path: Path) -> None:
     base, tuned = pair
     assert main(["--base", str(base), "--finetuned", str(tuned), "--alpha", "1.5", "--output", str(tmp_path / "x.pt")]) == 2
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.slow
+def test_a_shipped_partial_file_interpolates_as_the_whole_model(shipped_lite: Path, tmp_path: Path) -> None:
+    output = tmp_path / "wise.pt"
+    interpolate_files("lite", str(shipped_lite), 1.0, str(output))
+    mixed = read_weights(output)
+    assert mixed.base is None  # a full file
+    shipped = load_model(weights=shipped_lite).model.state_dict()
+    assert set(mixed.state_dict) == set(shipped)
+    assert all(torch.equal(mixed.state_dict[key], value) for key, value in shipped.items())

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from finetune.loss import MAX_LOGIT_SCALE, caption_groups, clamp_logit_scale, contrastive_loss
+from finetune.loss import MAX_LOGIT_SCALE, caption_groups, clamp_logit_scale, contrastive_loss, local_contrastive_loss
 
 
 def test_matches_hand_computed_two_by_two() -> None:
@@ -47,3 +47,16 @@ def test_caption_groups_and_clamp() -> None:
     scale.data.fill_(-1.0)
     clamp_logit_scale(scale)
     assert float(scale.detach()) == 0.0
+
+
+def test_local_losses_average_to_the_global_loss_with_caption_groups() -> None:
+    torch.manual_seed(0)
+    image, text = F.normalize(torch.randn(8, 16), dim=-1), F.normalize(torch.randn(8, 16), dim=-1)
+    groups = caption_groups([f"caption {i % 5}" for i in range(8)])
+    scale = torch.tensor(math.log(20.0))
+    whole = contrastive_loss(image, text, scale, groups)
+    local = [local_contrastive_loss(image[r : r + 4], text[r : r + 4], image, text, scale, groups, r) for r in (0, 4)]
+    assert torch.allclose((local[0] + local[1]) / 2, whole, atol=1e-6)
+    assert not torch.allclose(local[0], local[1])
+    with pytest.raises(ValueError, match="lie outside a global batch of 8"):
+        local_contrastive_loss(image[:4], text[:4], image, text, scale, groups, 6)

@@ -21,7 +21,7 @@ from shared.products.datasets import open_products
 from shared.models import load_model
 from shared.settings import Settings
 from shared.storage.vector_store import open_store
-from shared.models.weights import save_weights
+from shared.models.weights import read_weights, save_weights
 from tests.ingest_cli import TINY, ids_everywhere as _ids_everywhere, run_cli as _run, status_of as _status
 from tests.synthetic import make_rows, write_kaggle, write_parquet
 
@@ -252,3 +252,27 @@ def _main_in_subprocess(*args: str) -> tuple[int, set[str], str]:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     report = json.loads(result.stdout.strip().splitlines()[-1])
     return report["code"], set(report["loaded"]), result.stderr
+
+
+@pytest.mark.slow
+def test_no_model_flags_ingest_with_the_shipped_model(
+    capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path, shipped_lite: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FASHION_SHIPPED_WEIGHTS", str(shipped_lite))
+    data_dir = tmp_path / "d"
+    code, out, err = _run(capsys, "--dataset", str(parquet_dataset), "--limit", "4", "--data-dir", str(data_dir), "--qdrant", "edge", "--workers", "0")
+    assert code == 0, err
+    status = _status(capsys, data_dir)
+    assert status["model"] == "lite" and status["vectors"] == 4
+    assert status["weights_sha256"] == read_weights(shipped_lite).sha256
+
+
+def test_a_missing_shipped_model_says_how_to_make_it(capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "shipped" / "fashion-lite.pt"
+    monkeypatch.setenv("FASHION_SHIPPED_WEIGHTS", str(missing))
+    for flags in ([], ["--model", "fashion-lite"]):
+        code, _, err = _run(capsys, *flags, "--dataset", str(parquet_dataset), "--data-dir", str(tmp_path / "d"), "--qdrant", "edge")
+        assert code == 2 and err.count("\n") == 1
+        assert err.startswith(f"error: the default model fashion-lite needs {missing}, which is missing; make it with ")
+        assert "`python -m finetune --model lite --dataset DATASET` then `python -m finetune.export_shipped --weights " in err
+    assert not (tmp_path / "d").exists()

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.model_spec import DEFAULT_MODEL, DEFAULT_PRETRAINED, ModelSpec, parse_model_spec, pretrained_tag, spec_from_flags
+import pytest
+
+import shared
+from shared.model_spec import (
+    DEFAULT_MODEL,
+    DEFAULT_PRETRAINED,
+    SHIPPED_WEIGHTS,
+    ModelSpec,
+    missing_shipped_message,
+    parse_model_spec,
+    pretrained_tag,
+    shipped_weights_path,
+    spec_from_flags,
+)
 
 
 def test_an_existing_file_is_a_weights_file(tmp_path: Path) -> None:
@@ -40,3 +53,18 @@ def test_the_default_model_is_named_once() -> None:
         if f'"{DEFAULT_MODEL}"' in path.read_text(encoding="utf-8")
     ]
     assert spelled == ["shared/model_spec.py"]
+
+
+def test_fashion_lite_names_the_shipped_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SHIPPED_WEIGHTS == Path(shared.__file__).resolve().parent / "models" / "shipped" / "fashion-lite.pt"
+    monkeypatch.delenv("FASHION_SHIPPED_WEIGHTS", raising=False)
+    assert shipped_weights_path() == SHIPPED_WEIGHTS
+    monkeypatch.setenv("FASHION_SHIPPED_WEIGHTS", str(tmp_path / "x.pt"))
+    shipped = ModelSpec("fashion-lite", None, str(tmp_path / "x.pt"))
+    assert spec_from_flags("fashion-lite", None, None) == shipped
+    assert parse_model_spec("fashion-lite") == shipped
+    assert spec_from_flags("fashion-lite", None, "w.pt") == ModelSpec("fashion-lite", None, "w.pt")  # --weights wins
+    assert spec_from_flags(None, None, None) == ModelSpec(DEFAULT_MODEL, DEFAULT_PRETRAINED, None)  # finetune's default
+    assert "which is missing" in (missing_shipped_message() or "")
+    (tmp_path / "x.pt").write_bytes(b"x")
+    assert missing_shipped_message() is None

@@ -103,6 +103,9 @@ class StoreOfSize:
     def vector_size(self, collection: str) -> int | None:
         return self.dim
 
+    def has_text_vectors(self, collection: str) -> bool:
+        return True
+
 
 def test_the_recorded_model_must_fit_the_vectors(parquet_dataset: Path, tmp_path: Path) -> None:
     settings = edge_settings(tmp_path / "data")

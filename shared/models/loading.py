@@ -15,6 +15,7 @@ from shared.models.building import DEFAULT, INIT_SEED, LITE_TAG, build_model, in
 from shared.models.downloads import hub_model_cached, offline_hub
 from shared.models.lite_weights import LiteWeightsError
 from shared.models.loaded import LoadedModel, ModelLoadError, finish_loading
+from shared.models.partial_weights import PartialWeightsError, overlay_partial
 from shared.runtime import resolve_device
 from shared.models.weights import WeightsError, WeightsFile, WeightsMismatchError, read_weights
 
@@ -88,6 +89,8 @@ def _load_weights_file(
         raise
     except WeightsError as exc:
         raise ModelLoadError(str(exc)) from exc
+    if wf.base is not None:
+        return _load_partial_file(wf, device)
     model_name = wf.model_name or name
     config = _file_model_config(wf, model_name)
     failure = (TypeError, KeyError, ValueError, OSError, RuntimeError)
@@ -118,6 +121,27 @@ def _load_weights_file(
         resolved,
         device,
         config=wf.config,
+        weights_path=os.path.abspath(wf.path),
+        weights_sha256=wf.sha256,
+        weights_metadata=wf.metadata,
+    )
+
+
+def _load_partial_file(wf: WeightsFile, device: torch.device) -> LoadedModel:
+    """A partial file (``shared.models.partial_weights``): the packaged base model with the file's tensors put in."""
+    assert wf.base is not None
+    try:
+        model, resolved = overlay_partial(wf.state_dict, wf.base, wf.path)
+    except PartialWeightsError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    except LiteWeightsError as exc:
+        raise ModelLoadError(f"weights {wf.path} build on the lite model, whose packaged weights cannot be loaded ({exc})") from exc
+    return finish_loading(
+        model,
+        str(wf.base["model"]),
+        wf.pretrained,
+        resolved,
+        device,
         weights_path=os.path.abspath(wf.path),
         weights_sha256=wf.sha256,
         weights_metadata=wf.metadata,

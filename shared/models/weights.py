@@ -4,7 +4,8 @@ Format ``fashion-clip-weights/1``::
 
     {"format": "fashion-clip-weights/1", "model_name": str, "pretrained": str | None,
      "config": dict | None,   # the open_clip config when the model is not a registered name
-     "state_dict": {name: tensor}, "metadata": dict}   # training metadata: epochs, metrics, dataset ...
+     "state_dict": {name: tensor}, "metadata": dict,   # training metadata: epochs, metrics, dataset ...
+     "base": dict}   # only in a partial file: the packaged model its tensors overlay (see shared.models.partial_weights)
 
 A bare state dict (``torch.save(model.state_dict(), path)``) and an open_clip training checkpoint
 (``{"state_dict": ..., "epoch": ...}``) are read too, with ``model_name`` None.
@@ -58,6 +59,9 @@ class WeightsFile:
     metadata: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     path: str = ""
+    base: dict[str, Any] | None = None
+    """Set for a partial file (a delta over a packaged base model, ``shared.models.partial_weights``): which base,
+    built from which package versions. ``state_dict`` then holds only the tensors that differ from it."""
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -134,12 +138,17 @@ def save_weights(
     pretrained: str | None = None,
     config: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> str:
-    """Write the weights file atomically (temporary file + os.replace); return its sha256."""
+    """Write the weights file atomically (temporary file + os.replace); return its sha256.
+
+    ``base`` makes it a partial file: ``model`` then holds only the tensors that differ from that base."""
     metadata = dict(metadata or {})
     _check_plain(metadata, "metadata")
     if config is not None:
         _check_plain(config, "config")
+    if base is not None:
+        _check_plain(base, "base")
     payload = {
         "format": FORMAT,
         "model_name": model_name,
@@ -148,6 +157,8 @@ def save_weights(
         "state_dict": _cpu_state_dict(model),
         "metadata": metadata,
     }
+    if base is not None:
+        payload["base"] = dict(base)
     target = Path(path)
     if target.parent and not target.parent.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -249,6 +260,9 @@ def read_weights(path: str | os.PathLike[str], expected_sha256: str | None = Non
         state = data.get("state_dict")
         if not _is_state_dict(state) or not isinstance(data.get("model_name"), str):
             raise WeightsError(f"{where} is a damaged {FORMAT} file (no model_name or state_dict); {_FIX}")
+        base = data.get("base")
+        if base is not None and not isinstance(base, Mapping):
+            raise WeightsError(f"{where} is a damaged {FORMAT} file (its base is a {type(base).__name__}, not a dict); {_FIX}")
         return WeightsFile(
             model_name=data["model_name"],
             pretrained=data.get("pretrained"),
@@ -257,6 +271,7 @@ def read_weights(path: str | os.PathLike[str], expected_sha256: str | None = Non
             metadata=dict(data.get("metadata") or {}),
             sha256=sha,
             path=where,
+            base=dict(base) if base is not None else None,
         )
     if isinstance(data, Mapping) and _is_state_dict(data.get("state_dict")):
         data = data["state_dict"]  # open_clip training checkpoint

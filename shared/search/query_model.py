@@ -18,9 +18,9 @@ from shared.storage.vector_store import VectorStore
 
 
 def ingest_command(settings: Settings) -> str:
-    """The command that fills the settings' collection from the project's default real dataset."""
+    """The command that fills the settings' collection from the project's default real dataset (with the shipped model)."""
     return (
-        f"python -m ingest --dataset ../shared/data/fashion-products-19k --model lite "
+        f"python -m ingest --dataset ../shared/data/fashion-products-19k "
         f"--data-dir {settings.data_dir} --collection {settings.collection}"
     )
 
@@ -46,6 +46,13 @@ class QueryModel:
                 f"collection {self.collection!r} does not exist in the {store.backend} store; "
                 f"fill it with: {ingest_command(self.settings)}",
                 ingest_command(self.settings),
+            )
+        if not store.has_text_vectors(self.collection):
+            command = f"{ingest_command(self.settings)} --recreate"
+            raise CollectionMissingError(
+                f"collection {self.collection!r} was ingested before products got text vectors (name and attributes); "
+                f"embed it again with: {command}",
+                command,
             )
         run = self._recorded_run()
         self.identity = run_identity(run)

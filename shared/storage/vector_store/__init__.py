@@ -25,9 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from shared.settings import AUTO, LOCAL_SERVER_URL, Settings
 from shared.storage.vector_store.base import VectorStore
-from shared.storage.vector_store.errors import FilterError, StoreError, StoreLockedError, StoreUnavailableError
+from shared.storage.vector_store.errors import (
+    FilterError,
+    MissingVectorsError,
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
 from shared.storage.vector_store.filters import FILTER_FIELDS, Filters, YearRange, normalize_filters, payload_matches
-from shared.storage.vector_store.points import DENSE_VECTOR, SPARSE_VECTOR, ScoredHit, VectorPoint
+from shared.storage.vector_store.points import DENSE_VECTOR, SPARSE_VECTOR, TEXT_VECTOR, ScoredHit, SearchLeg, VectorPoint
 from shared.storage.vector_store.probe import probe_server
 
 if TYPE_CHECKING:
@@ -41,10 +47,13 @@ __all__ = [
     "DENSE_VECTOR",
     "FILTER_FIELDS",
     "SPARSE_VECTOR",
+    "TEXT_VECTOR",
     "EdgeStore",
     "FilterError",
+    "MissingVectorsError",
     "Filters",
     "ScoredHit",
+    "SearchLeg",
     "ServerStore",
     "StoreError",
     "StoreLockedError",

@@ -32,7 +32,17 @@ from shared.storage.vector_store.checks import check_collection_name
 from shared.storage.vector_store.errors import StoreError, StoreLockedError
 from shared.storage.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
 from shared.storage.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, locked_message, release_folder_lock
-from shared.storage.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
+from shared.storage.vector_store.points import (
+    DENSE_VECTOR,
+    RRF_K,
+    SPARSE_VECTOR,
+    TEXT_VECTOR,
+    QueryLeg,
+    ScoredHit,
+    StoredPoint,
+    StoreQuery,
+    scored_hits,
+)
 
 CONFIG_FILE = "edge_config.json"
 FACET_LIMIT = 100_000
@@ -60,20 +70,25 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(indices=vector[0], values=vector[1])
 
 
-def _request(query: DenseQuery) -> qe.QueryRequest:
-    """A dense query, or with keywords a hybrid one: dense and BM25 prefetches fused by RRF."""
+def _nearest(leg: QueryLeg) -> qe.Query:
+    vector = leg.vector if leg.dense else _sparse(leg.vector)  # type: ignore[arg-type]
+    return qe.Query.Nearest(vector, using=leg.using)
+
+
+def _request(query: StoreQuery) -> qe.QueryRequest:
+    """One leg: a nearest query; several: a prefetch per leg, fused by (weighted) RRF."""
     query_filter = translate_filter(_FILTERS, query.conditions, query.exclude_ids)
-    nearest = qe.Query.Nearest(query.vector, using=DENSE_VECTOR)
-    if query.keywords is None:
-        return qe.QueryRequest(limit=query.top_k, offset=query.offset, query=nearest, filter=query_filter,
-                               score_threshold=query.score_threshold, with_payload=True)
+    if len(query.legs) == 1:
+        leg = query.legs[0]
+        return qe.QueryRequest(limit=query.top_k, offset=query.offset, query=_nearest(leg), filter=query_filter,
+                               score_threshold=query.score_threshold if leg.dense else None, with_payload=True)
     prefetches = [
-        qe.Prefetch(limit=query.depth, query=nearest, filter=query_filter, score_threshold=query.score_threshold),
-        qe.Prefetch(limit=query.depth, query=qe.Query.Nearest(_sparse(query.keywords), using=SPARSE_VECTOR),
-                    filter=query_filter),
+        qe.Prefetch(limit=query.depth, query=_nearest(leg), filter=query_filter,
+                    score_threshold=query.score_threshold if leg.dense else None)
+        for leg in query.legs
     ]
     return qe.QueryRequest(limit=query.top_k, offset=query.offset, prefetches=prefetches,
-                           query=qe.Fusion.Rrf(k=RRF_K), filter=query_filter, with_payload=True)
+                           query=qe.Fusion.Rrf(k=RRF_K, weights=query.weights), filter=query_filter, with_payload=True)
 
 
 class EdgeStore(VectorStore):
@@ -169,6 +184,13 @@ class EdgeStore(VectorStore):
         config = json.loads(config_path.read_text())
         return int(config["vectors"][DENSE_VECTOR]["size"])
 
+    def _vector_names(self, name: str) -> set[str]:
+        config_path = self._path(name) / CONFIG_FILE
+        if not config_path.is_file():
+            return set()
+        config = json.loads(config_path.read_text())
+        return set(config.get("vectors", {})) | set(config.get("sparse_vectors", {}))
+
     def _create(self, name: str, dim: int, indexes: dict[str, IndexKind]) -> None:
         path = self._path(name)
         self._lock(name)
@@ -177,7 +199,10 @@ class EdgeStore(VectorStore):
             if child.name != LOCK_FILE:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         config = qe.EdgeConfig(
-            vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+            vectors={
+                DENSE_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
+                TEXT_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
+            },
             sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
         shard = qe.EdgeShard.create(str(path), config)
@@ -197,17 +222,16 @@ class EdgeStore(VectorStore):
         self._forget(name, keep_lock=False)
 
     # -- writes ------------------------------------------------------------------------
-    def _upsert_points(
-        self, name: str, ids: list[int], rows: list[list[float]], sparse: list[SparseVector | None],
-        payloads: list[dict[str, Any]],
-    ) -> None:
+    def _upsert_points(self, name: str, points: list[StoredPoint]) -> None:
         shard = self._shard(name)
         batch: list[qe.Point] = []
-        for point_id, row, keywords, payload in zip(ids, rows, sparse, payloads):
-            vector: dict[str, Any] = {DENSE_VECTOR: row}
-            if keywords is not None:
-                vector[SPARSE_VECTOR] = _sparse(keywords)
-            batch.append(qe.Point(point_id, vector, payload))
+        for point in points:
+            vector: dict[str, Any] = {DENSE_VECTOR: point.image}
+            if point.text is not None:
+                vector[TEXT_VECTOR] = point.text
+            if point.keywords is not None:
+                vector[SPARSE_VECTOR] = _sparse(point.keywords)
+            batch.append(qe.Point(point.id, vector, point.payload))
         shard.update(qe.UpdateOperation.upsert_points(batch))
         entry = self._open[name]
         if time.monotonic() - entry.flushed_at > FLUSH_INTERVAL_S:
@@ -230,12 +254,12 @@ class EdgeStore(VectorStore):
         request = qe.FacetRequest(field, limit=FACET_LIMIT, exact=True, filter=translate_filter(_FILTERS, conditions))
         return self._shard(name).facet(request)
 
-    def _query(self, name: str, query: DenseQuery) -> list[ScoredHit]:
+    def _query(self, name: str, query: StoreQuery) -> list[ScoredHit]:
         return scored_hits(self._shard(name).query(_request(query)))
 
-    def _query_batch(self, name: str, queries: list[DenseQuery]) -> list[list[ScoredHit]]:
+    def _query_batch(self, name: str, queries: list[StoreQuery]) -> list[list[ScoredHit]]:
         results = self._shard(name).query_batch(qe.QueryBatchRequest([_request(q) for q in queries]))
         return [scored_hits(result) for result in results]
 
-    def _retrieve(self, name: str, ids: list[int]) -> Iterable[Any]:
-        return self._shard(name).retrieve(ids, with_payload=False, with_vector=[DENSE_VECTOR])
+    def _retrieve(self, name: str, ids: list[int], using: str) -> Iterable[Any]:
+        return self._shard(name).retrieve(ids, with_payload=False, with_vector=[using])

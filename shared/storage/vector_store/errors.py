@@ -19,3 +19,14 @@ class StoreLockedError(StoreError):
 
 class FilterError(StoreError, ValueError):
     """A filter naming an unknown field or holding a value of the wrong shape."""
+
+
+class MissingVectorsError(StoreError):
+    """A collection made before ``text`` vectors existed; it must be ingested again to get them."""
+
+    def __init__(self, collection: str, where: str) -> None:
+        super().__init__(
+            f"collection {collection!r} {where} has no text vectors (it was ingested before they existed); "
+            "ingest it again with --recreate"
+        )
+        self.collection = collection

@@ -21,7 +21,17 @@ from shared.storage.vector_store.base import VectorStore
 from shared.storage.vector_store.bm25 import SparseVector
 from shared.storage.vector_store.errors import StoreError, StoreUnavailableError
 from shared.storage.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
-from shared.storage.vector_store.points import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, DenseQuery, ScoredHit, scored_hits
+from shared.storage.vector_store.points import (
+    DENSE_VECTOR,
+    RRF_K,
+    SPARSE_VECTOR,
+    TEXT_VECTOR,
+    QueryLeg,
+    ScoredHit,
+    StoredPoint,
+    StoreQuery,
+    scored_hits,
+)
 from shared.storage.vector_store.probe import probe_server, unreachable_message
 
 FACET_LIMIT = 100_000
@@ -41,19 +51,26 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=vector[0], values=vector[1])
 
 
-def _request(query: DenseQuery) -> models.QueryRequest:
-    """A dense query, or with keywords a hybrid one: dense and BM25 prefetches fused by RRF."""
+def _query_vector(leg: QueryLeg) -> Any:
+    return leg.vector if leg.dense else _sparse(leg.vector)  # type: ignore[arg-type]
+
+
+def _request(query: StoreQuery) -> models.QueryRequest:
+    """One leg: a nearest query; several: a prefetch per leg, fused by (weighted) RRF."""
     query_filter = translate_filter(_FILTERS, query.conditions, query.exclude_ids)
-    if query.keywords is None:
-        return models.QueryRequest(query=query.vector, using=DENSE_VECTOR, filter=query_filter, limit=query.top_k,
-                                   offset=query.offset, score_threshold=query.score_threshold, with_payload=True)
+    if len(query.legs) == 1:
+        leg = query.legs[0]
+        return models.QueryRequest(query=_query_vector(leg), using=leg.using, filter=query_filter, limit=query.top_k,
+                                   offset=query.offset, score_threshold=query.score_threshold if leg.dense else None,
+                                   with_payload=True)
     prefetch = [
-        models.Prefetch(query=query.vector, using=DENSE_VECTOR, filter=query_filter, limit=query.depth,
-                        score_threshold=query.score_threshold),
-        models.Prefetch(query=_sparse(query.keywords), using=SPARSE_VECTOR, filter=query_filter, limit=query.depth),
+        models.Prefetch(query=_query_vector(leg), using=leg.using, filter=query_filter, limit=query.depth,
+                        score_threshold=query.score_threshold if leg.dense else None)
+        for leg in query.legs
     ]
-    return models.QueryRequest(prefetch=prefetch, query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)), filter=query_filter,
-                               limit=query.top_k, offset=query.offset, with_payload=True)
+    fusion = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=query.weights))
+    return models.QueryRequest(prefetch=prefetch, query=fusion, filter=query_filter, limit=query.top_k,
+                               offset=query.offset, with_payload=True)
 
 
 class ServerStore(VectorStore):
@@ -106,11 +123,21 @@ class ServerStore(VectorStore):
             return int(vectors[DENSE_VECTOR].size)
         return None
 
+    def _vector_names(self, name: str) -> set[str]:
+        if not self._exists(name):
+            return set()
+        params = self.client.get_collection(name).config.params
+        dense = params.vectors if isinstance(params.vectors, dict) else {}
+        return set(dense) | set(params.sparse_vectors or {})
+
     def _create(self, name: str, dim: int, indexes: dict[str, IndexKind]) -> None:
         self._drop(name)
         self.client.create_collection(
             name,
-            vectors_config={DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+            vectors_config={
+                DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE),
+                TEXT_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE),
+            },
             sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
         with warnings.catch_warnings():  # local mode warns that payload indexes are no-ops there
@@ -123,16 +150,15 @@ class ServerStore(VectorStore):
             self.client.delete_collection(name)
 
     # -- writes ------------------------------------------------------------------------
-    def _upsert_points(
-        self, name: str, ids: list[int], rows: list[list[float]], sparse: list[SparseVector | None],
-        payloads: list[dict[str, Any]],
-    ) -> None:
+    def _upsert_points(self, name: str, points: list[StoredPoint]) -> None:
         batch: list[models.PointStruct] = []
-        for point_id, row, keywords, payload in zip(ids, rows, sparse, payloads):
-            vector: dict[str, Any] = {DENSE_VECTOR: row}
-            if keywords is not None:
-                vector[SPARSE_VECTOR] = _sparse(keywords)
-            batch.append(models.PointStruct(id=point_id, vector=vector, payload=payload))
+        for point in points:
+            vector: dict[str, Any] = {DENSE_VECTOR: point.image}
+            if point.text is not None:
+                vector[TEXT_VECTOR] = point.text
+            if point.keywords is not None:
+                vector[SPARSE_VECTOR] = _sparse(point.keywords)
+            batch.append(models.PointStruct(id=point.id, vector=vector, payload=point.payload))
         self.client.upsert(name, batch, wait=True)
 
     def _delete_ids(self, name: str, ids: list[int]) -> None:
@@ -150,11 +176,11 @@ class ServerStore(VectorStore):
         filters = translate_filter(_FILTERS, conditions)
         return self.client.facet(name, field, facet_filter=filters, limit=FACET_LIMIT, exact=True).hits
 
-    def _query(self, name: str, query: DenseQuery) -> list[ScoredHit]:
+    def _query(self, name: str, query: StoreQuery) -> list[ScoredHit]:
         return self._query_batch(name, [query])[0]
 
-    def _query_batch(self, name: str, queries: list[DenseQuery]) -> list[list[ScoredHit]]:
+    def _query_batch(self, name: str, queries: list[StoreQuery]) -> list[list[ScoredHit]]:
         return [scored_hits(r.points) for r in self.client.query_batch_points(name, [_request(q) for q in queries])]
 
-    def _retrieve(self, name: str, ids: list[int]) -> Iterable[Any]:
-        return self.client.retrieve(name, ids, with_payload=False, with_vectors=[DENSE_VECTOR])
+    def _retrieve(self, name: str, ids: list[int], using: str) -> Iterable[Any]:
+        return self.client.retrieve(name, ids, with_payload=False, with_vectors=[using])

@@ -1,0 +1,54 @@
+"""What a search runs: its mode and the legs of the store query (fused by weighted RRF).
+
+- a text query in ``"fused"`` mode: text->image vectors, text->text vectors and BM25 keywords;
+  in the other modes, the one leg the mode names;
+- a photo: photo->image vectors;
+- a photo and a text modifier ("this, but in red"): the photo's leg plus the text's legs, each side
+  weighted by ``text_weight`` (0.5: as the fusion weights say); in ``"image_vectors"`` mode, the old
+  blend of the two embeddings into one vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared.search.types import SEARCH_MODES, FusionWeights, RetrieverError, SearchMode
+from shared.storage.vector_store import SearchLeg
+
+DEFAULT_MODE: SearchMode = "fused"
+
+
+def resolve_mode(mode: str | None, hybrid: bool | None) -> SearchMode:
+    """The mode to run: ``mode`` when given, else ``hybrid`` (True: fused, False: image vectors), else the default."""
+    if mode is None:
+        return DEFAULT_MODE if hybrid is None or hybrid else "image_vectors"
+    if mode not in SEARCH_MODES:
+        raise RetrieverError(f"search mode {mode!r} is not one of {', '.join(SEARCH_MODES)}")
+    return mode  # type: ignore[return-value]
+
+
+def text_legs(mode: SearchMode, text: str, vector: np.ndarray, fusion: FusionWeights, scale: float = 1.0) -> list[SearchLeg]:
+    """The legs of a text query in a mode (weights times ``scale``)."""
+    legs = {
+        "image": SearchLeg("image", vector, fusion.image * scale),
+        "text": SearchLeg("text", vector, fusion.text * scale),
+        "keywords": SearchLeg("keywords", text, fusion.keywords * scale),
+    }
+    if mode == "fused":
+        return list(legs.values())
+    return [legs[{"image_vectors": "image", "text_vectors": "text", "keywords": "keywords"}[mode]]]
+
+
+def photo_legs(
+    mode: SearchMode, photo: np.ndarray, text: str | None, text_vector: np.ndarray | None, text_weight: float,
+    fusion: FusionWeights,
+) -> list[SearchLeg]:
+    """The legs of a photo query, with an optional text modifier weighed by ``text_weight`` (0 to 1)."""
+    if text is None or text_vector is None:
+        return [SearchLeg("image", photo)]
+    if mode == "image_vectors":  # one vector: the normalised blend of the two embeddings
+        blend = (1.0 - text_weight) * photo + text_weight * text_vector
+        norm = float(np.linalg.norm(blend))
+        return [SearchLeg("image", (blend / norm if norm > 0 else blend).astype(np.float32))]
+    photo_leg = SearchLeg("image", photo, fusion.photo * 2.0 * (1.0 - text_weight))
+    return [photo_leg, *text_legs(mode, text, text_vector, fusion, 2.0 * text_weight)]
