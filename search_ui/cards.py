@@ -25,6 +25,8 @@ PAGE_CSS = """<style>
   color: #999; width: 180px;}
 [data-testid="stImage"] {width: 100% !important; display: flex; justify-content: center;}
 .searching {font-size: 1.05em; margin: 0.2rem 0 0.4rem 0;}
+.chips-label {color: #666; font-size: 0.9em;}
+.chips-note {color: #888; font-size: 0.82em; margin-top: -0.3rem;}
 .summary {color: #444; margin: 0.3rem 0 0.6rem 0;}
 </style>"""
 

@@ -1,7 +1,7 @@
 """The filter panel: one multiselect per facet with live counts, a year range and "Clear filters".
 
-Counts follow the other filters (a facet's own selection does not narrow its counts, the usual
-facet behaviour); options with no product under the other filters are left out, except ones
+Counts follow the other filters and the facets recognised in the words (a facet's own selection
+does not narrow its counts, the usual facet behaviour); options with no product under the other filters are left out, except ones
 already chosen, so they can be removed. When the filters leave nothing, ``emptied_message`` names
 the filter to drop.
 """
@@ -29,14 +29,15 @@ def facet_options(counts: Mapping[str, int], chosen: list[str]) -> list[str]:
     return shown + [value for value in chosen if value not in shown]
 
 
-def filter_panel(retriever: FashionRetriever) -> dict[str, Any]:
-    """Draw the filters with counts under the other filters; returns the chosen filters."""
+def filter_panel(retriever: FashionRetriever, recognised: Mapping[str, Any] | None = None) -> None:
+    """Draw the filters, each counted under the other filters and the facets recognised in the words."""
     selected = active_filters()
+    effective = {**(recognised or {}), **selected}  # the shopper's own filter on a field wins
     top = st.container(horizontal=True, vertical_alignment="center")
     top.markdown("**Filters**")
     top.button("Clear filters", key="clear_filters", on_click=clear_filters, disabled=not selected, type="tertiary")
     for field, label in FILTER_FIELDS:
-        counts = retriever.facet_counts(field, without(selected, field) or None)
+        counts = retriever.facet_counts(field, without(effective, field) or None)
         chosen = list(st.session_state.get(filter_key(field)) or [])
         st.multiselect(
             label,
@@ -51,7 +52,6 @@ def filter_panel(retriever: FashionRetriever) -> dict[str, Any]:
         st.session_state["year_bounds"] = (years[0], years[-1])
         st.session_state.setdefault("filter_year", (years[0], years[-1]))
         st.slider(FIELD_LABELS[YEAR_FIELD], years[0], years[-1], key="filter_year", on_change=first_page)
-    return active_filters()
 
 
 def describe(field: str, value: Any) -> str:

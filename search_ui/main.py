@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +22,20 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only search_ui/ on the pat
 import streamlit as st  # noqa: E402
 
 from search_ui.cards import PAGE_CSS, results_grid  # noqa: E402
+from search_ui.chips import ignored_facets, understanding_chips  # noqa: E402
+from search_ui.controls import NO_KEYWORD_MATCH, pager, sidebar, summary, toolbar  # noqa: E402
 from search_ui.detail import product_dialog  # noqa: E402
 from search_ui.filters import emptied_message, filter_panel  # noqa: E402
 from search_ui.inputs import search_bar, searching_line  # noqa: E402
 from search_ui.landing import landing  # noqa: E402
-from search_ui.results import ResultsPage, SearchRequest, View, results_page  # noqa: E402
+from search_ui.results import ResultsPage, SearchRequest, View, applied_facet_filters, results_page  # noqa: E402
 from search_ui.state import (  # noqa: E402
     LOCKED_MESSAGE,
-    PAGE_SIZES,
-    SHOW_OPTIONS,
-    SORT_OPTIONS,
+    active_filters,
     clear_filters,
-    current_page,
-    first_page,
     keep_widget_state,
     liked,
     load_retriever,
-    set_page,
     unliked,
 )
 from search_ui.url_state import read_url, write_url  # noqa: E402
@@ -65,54 +63,21 @@ def open_retriever(settings: Settings) -> FashionRetriever | None:
     return None
 
 
-def sidebar(retriever: FashionRetriever) -> bool:
-    """Search settings and the catalog facts; returns whether keyword boost is on."""
-    st.sidebar.header("Search settings")
-    hybrid = st.sidebar.toggle(
-        "Keyword boost",
-        key="hybrid",
-        on_change=first_page,
-        help="Fuse BM25 matches on product names (brands, model words) with the vector results.",
-    )
-    details = st.sidebar.toggle("Show details", key="details", help="Show match scores and product ids on the cards.")
-    if details:
-        st.sidebar.caption(
-            f"Backend {retriever.backend} · collection {retriever.collection} · "
-            f"model {retriever.model_description} · {retriever.count():,} products"
-        )
-    return bool(hybrid)
-
-
-def toolbar() -> View:
-    """The cut-off, the order and the page size above the results."""
-    show, sort, size = st.columns([3, 2, 1], vertical_alignment="bottom")
-    st.session_state.setdefault("show", SHOW_OPTIONS[0])
-    show.segmented_control("Show", SHOW_OPTIONS, key="show", on_change=first_page, label_visibility="collapsed")
-    sort.selectbox("Sort by", SORT_OPTIONS, key="sort", on_change=first_page)
-    size.selectbox("Per page", PAGE_SIZES, key="page_size", on_change=first_page)
-    return View(
-        best_only=st.session_state.get("show") != SHOW_OPTIONS[1],
-        sort=str(st.session_state.get("sort", SORT_OPTIONS[0])),
-        page=current_page(),
-        page_size=int(st.session_state.get("page_size", PAGE_SIZES[0])),
-    )
-
-
-def summary(found: ResultsPage, best_only: bool) -> str:
-    if best_only and found.matches < found.total:
-        head = f"The <b>{found.matches:,} best matches</b> of {found.total:,} products"
-    else:
-        head = f"<b>{found.matches:,} products</b>"
-    return f"{head} · showing {found.first:,}-{found.last:,} · page {found.page + 1} of {found.pages}"
-
-
-def pager(found: ResultsPage) -> None:
-    left, middle, right = st.columns([1, 2, 1])
-    left.button("Previous", disabled=found.page == 0, on_click=set_page, args=(found.page - 1,), key="previous_page")
-    middle.markdown(f"<div style='text-align:center'>Page {found.page + 1} of {found.pages}</div>", unsafe_allow_html=True)
-    right.button(
-        "Next", disabled=found.page + 1 >= found.pages, on_click=set_page, args=(found.page + 1,), key="next_page"
-    )
+def show_results(retriever: FashionRetriever, found: ResultsPage, filters: dict[str, Any], view: View, mode: str) -> None:
+    st.session_state["page"] = found.page
+    st.session_state["shown_ids"] = [r.id for r in found.results]
+    understanding_chips(found.understanding)
+    if not found.results:
+        if filters and not retriever.count(filters):
+            st.warning(emptied_message(retriever, filters))
+        else:
+            st.warning(NO_KEYWORD_MATCH if mode == "keywords" else "No products match this search.")
+        if filters:
+            st.button("Clear filters", key="clear_filters_empty", on_click=clear_filters)
+        return
+    st.markdown(f"<div class='summary'>{summary(found, view.best_only)}</div>", unsafe_allow_html=True)
+    results_grid(found.results, bool(st.session_state.get("details")))
+    pager(found)
 
 
 @st.fragment
@@ -135,26 +100,19 @@ def guarded(draw: Callable[..., None], *args: Any) -> None:
 
 def filters_and_results(retriever: FashionRetriever, request: SearchRequest) -> None:
     panel, body = st.columns([1, 5], gap="medium")
-    with panel:
-        filters = filter_panel(retriever)
+    filters = active_filters()  # the filter widgets are drawn after the search, with its recognised facets
+    found = None
     with body:
         view = toolbar()
-        asked = SearchRequest(request.text, request.image, request.text_weight, liked(), unliked(), request.hybrid, filters)
+        asked = replace(request, like=liked(), unlike=unliked(), ignore_facets=ignored_facets(), filters=filters)
         try:
             found = results_page(retriever, asked, view)
         except ImageError as error:
             st.error(f"That photo cannot be searched: {error}. Upload a jpg, png or webp photo.")
-            return
-        st.session_state["page"] = found.page
-        st.session_state["shown_ids"] = [r.id for r in found.results]
-        if not found.results:
-            st.warning(emptied_message(retriever, filters) if filters else "No products match this search.")
-            if filters:
-                st.button("Clear filters", key="clear_filters_empty", on_click=clear_filters)
-        else:
-            st.markdown(f"<div class='summary'>{summary(found, view.best_only)}</div>", unsafe_allow_html=True)
-            results_grid(found.results, bool(st.session_state.get("details")))
-            pager(found)
+        if found is not None:
+            show_results(retriever, found, filters, view, asked.mode)
+    with panel:
+        filter_panel(retriever, applied_facet_filters(found.understanding if found else None))
     write_url()
     chosen = st.session_state.pop("detail", None)
     if chosen is not None:
@@ -173,10 +131,10 @@ def page() -> None:
 
 
 def render(retriever: FashionRetriever) -> None:
-    hybrid = sidebar(retriever)
+    mode, understand = sidebar(retriever)
     st.title("Fashion catalog search")
     text, image, weight = search_bar()
-    request = SearchRequest(text, image, weight, liked(), unliked(), hybrid)
+    request = SearchRequest(text, image, weight, liked(), unliked(), mode, understand)
     if request.kind == "none":
         write_url()
         if st.session_state.get("upload") is None:

@@ -20,6 +20,7 @@ from shared.search.types import QueryUnderstanding, SearchResult
 
 BEST_MATCHES = 48
 """How many products "Best matches" keeps: the most relevant ones, in up to four pages of 12."""
+DEFAULT_MODE = "fused"
 SearchKind = Literal["none", "text", "photo", "both", "similar"]
 
 
@@ -32,7 +33,9 @@ class SearchRequest:
     text_weight: float = 0.5
     like: tuple[int, ...] = ()
     unlike: tuple[int, ...] = ()
-    hybrid: bool = False
+    mode: str = DEFAULT_MODE
+    understand: bool = True
+    ignore_facets: tuple[str, ...] = ()
     filters: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -89,8 +92,18 @@ def ranked(retriever: FashionRetriever, request: SearchRequest, top_k: int, offs
         top_k=top_k,
         filters=filters,
         offset=offset,
-        hybrid=request.hybrid,
+        mode=request.mode,  # type: ignore[arg-type]
+        understand=request.understand,
+        ignore_facets=request.ignore_facets,
     )
+
+
+def applied_facet_filters(understanding: QueryUnderstanding | None) -> dict[str, list[str]]:
+    """The filters the recognised words added (field -> values), as the retriever applied them."""
+    filters: dict[str, list[str]] = {}
+    for facet in understanding.applied if understanding is not None else ():
+        filters.setdefault(facet.field, []).append(facet.value)
+    return filters
 
 
 def admitted(retriever: FashionRetriever, request: SearchRequest, results: list[SearchResult] | None = None) -> int:
@@ -125,5 +138,8 @@ def results_page(retriever: FashionRetriever, request: SearchRequest, view: View
         return ResultsPage(pool[page * size : (page + 1) * size], total, matches, page, pages, size, understanding)
     if page != view.page:
         found = ranked(retriever, request, size, page * size)
+    if len(found) < size:  # the ranking ended early (keywords mode ranks only products holding a word)
+        matches = min(matches, page * size + len(found))
+        pages = max(1, math.ceil(matches / size))
     shown = list(found)[: max(0, matches - page * size)]
     return ResultsPage(shown, total, matches, page, pages, size, understanding)

@@ -64,7 +64,8 @@ WIDGET_KEYS: tuple[str, ...] = (
     "sort",
     "show",
     "page_size",
-    "hybrid",
+    "search_mode",
+    "understand",
     "details",
 )
 
@@ -108,6 +109,7 @@ def new_search() -> None:
     """A newly typed query or upload: leave "more like this" and start on the first page."""
     st.session_state["like"] = ()
     st.session_state["unlike"] = ()
+    st.session_state["ignored_facets"] = ()
     st.session_state.pop("text_before_like", None)
     first_page()
 

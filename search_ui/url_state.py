@@ -1,7 +1,8 @@
 """Shareable URLs: the query, filters, mode and page live in ``st.query_params``.
 
 ``?q=red+shoes&gender=Women&articleType=Heels&year=2011-2014&sort=year&show=all&page=2``, or
-``?like=12,40&unlike=7`` for "more like this". A photo cannot travel in a URL; its words do.
+``?like=12,40&unlike=7`` for "more like this"; ``mode=keywords`` (a search mode other than fused),
+``understand=0`` (query understanding off) and ``ignore=gender,baseColour`` (removed chips). A photo cannot travel in a URL; its words do.
 
 Each change of the view writes the URL (Streamlit pushes a browser history entry); a URL that
 differs from the one the page last wrote (a link just opened, or the back button) is read into the
@@ -14,8 +15,11 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from search_ui.results import DEFAULT_MODE
 from search_ui.state import FILTER_FIELDS, PAGE_SIZES, SHOW_OPTIONS, SORT_OPTIONS, filter_key
+from shared.search.types import SEARCH_MODES
 
+FILTER_FIELD_NAMES = frozenset(field for field, _label in FILTER_FIELDS)
 SORT_NAMES = {"name": SORT_OPTIONS[1], "year": SORT_OPTIONS[2]}
 Params = dict[str, list[str]]
 
@@ -61,8 +65,12 @@ def params_of_state() -> Params:
         params["per_page"] = [str(state["page_size"])]
     if state.get("page", 0):
         params["page"] = [str(int(state["page"]) + 1)]
-    if state.get("hybrid"):
-        params["hybrid"] = ["1"]
+    if state.get("search_mode", DEFAULT_MODE) != DEFAULT_MODE:
+        params["mode"] = [str(state["search_mode"])]
+    if state.get("understand") is False:
+        params["understand"] = ["0"]
+    if state.get("ignored_facets"):
+        params["ignore"] = [",".join(state["ignored_facets"])]
     return params
 
 
@@ -91,7 +99,11 @@ def apply_params(params: Mapping[str, list[str]]) -> None:
     size = _number(params.get("per_page", []), PAGE_SIZES[0])
     state["page_size"] = size if size in PAGE_SIZES else PAGE_SIZES[0]
     state["page"] = max(0, _number(params.get("page", []), 1) - 1)
-    state["hybrid"] = (params.get("hybrid") or [""])[0] == "1"
+    mode = (params.get("mode") or [DEFAULT_MODE])[0]
+    state["search_mode"] = mode if mode in SEARCH_MODES else DEFAULT_MODE
+    state["understand"] = (params.get("understand") or ["1"])[0] != "0"
+    ignored = ",".join(params.get("ignore", [])).split(",")
+    state["ignored_facets"] = tuple(f for f in ignored if f in FILTER_FIELD_NAMES)
 
 
 def read_url() -> None:
