@@ -4,12 +4,16 @@ The retriever (model + store) is loaded once per process with ``st.cache_resourc
 and shared by every browser session; it serialises its own store access. On the
 embedded store it releases the files after ``IDLE_RELEASE_S`` idle seconds, so
 ``python -m ingest`` can run while the page is open, and reopens them on the next query.
+
+The session state holds what the user asked for: the widgets' values (keys in ``WIDGET_KEYS``),
+the "more like this" examples (``like`` / ``unlike``: product ids) and the results page. Every
+change of the query goes back to the first page; a new query or upload leaves "more like this".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -24,8 +28,9 @@ IDLE_RELEASE_S = 15.0
 """Seconds without a query after which the page lets go of the embedded store."""
 PAGE_SIZES = (12, 24, 48)
 FILTER_FIELDS: tuple[tuple[str, str], ...] = sidebar_filters()
-"""Sidebar filters (field, label) in display order: the product schema's, gender and category first."""
+"""Filters (field, label) in display order: the product schema's, gender and category first."""
 SORT_OPTIONS = ("Relevance", "Name (A-Z)", "Year (newest first)")
+SHOW_OPTIONS = ("Best matches", "All products")
 LOCKED_MESSAGE = (
     "The embedded store is busy: an ingest is writing to it. Search again when it finishes, "
     "or run a Qdrant server (`docker compose up -d qdrant`) to search while ingesting."
@@ -41,47 +46,27 @@ def load_retriever(data_dir: str, qdrant_url: str, collection: str) -> FashionRe
     """One retriever per (data dir, store, collection), shared by every session of this process."""
     tune_allocator()
     settings = Settings.from_env(data_dir=data_dir, qdrant_url=qdrant_url, collection=collection)
-    return FashionRetriever(settings=settings, idle_release_s=IDLE_RELEASE_S)
+    retriever = FashionRetriever(settings=settings, idle_release_s=IDLE_RELEASE_S)
+    # one line per load in the server log: benchmarks/bench_page.py counts them (once for every session)
+    print(f"search page: loaded {retriever.model_description} for {collection}", file=sys.stderr, flush=True)
+    return retriever
 
 
-@dataclass(frozen=True)
-class Query:
-    """What the user asked for on this run: the signature decides when to go back to page 1."""
-
-    text: str
-    image_name: str | None
-    image_size: int
-    filters: Mapping[str, Any]
-    threshold: float | None
-    hybrid: bool
-    text_weight: float
-    page_size: int
-    similar_to: int | None
-
-    def signature(self) -> tuple[Any, ...]:
-        frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in self.filters.items()))
-        return (
-            self.text,
-            self.image_name,
-            self.image_size,
-            frozen,
-            self.threshold,
-            self.hybrid,
-            self.text_weight,
-            self.page_size,
-            self.similar_to,
-        )
+def filter_key(field: str) -> str:
+    return f"filter_{field}"
 
 
 WIDGET_KEYS: tuple[str, ...] = (
-    *(f"filter_{field}" for field, _label in FILTER_FIELDS),
+    *(filter_key(field) for field, _label in FILTER_FIELDS),
     "filter_year",
     "text",
     "text_weight",
-    "threshold",
     "sort",
+    "show",
     "page_size",
-    "hybrid",
+    "search_mode",
+    "understand",
+    "details",
 )
 
 
@@ -96,12 +81,9 @@ def keep_widget_state() -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def current_page(query: Query) -> int:
-    """The page to show (0-based): reset to the first when the query changed."""
-    signature = query.signature()
-    if st.session_state.get("query_signature") != signature:
-        st.session_state["query_signature"] = signature
-        st.session_state["page"] = 0
+# -- paging -------------------------------------------------------------------------------------
+def current_page() -> int:
+    """The page to show (0-based)."""
     return int(st.session_state.get("page", 0))
 
 
@@ -109,15 +91,59 @@ def set_page(page: int) -> None:
     st.session_state["page"] = max(0, page)
 
 
-def show_similar(product_id: int | None) -> None:
-    st.session_state["similar_to"] = product_id
+def first_page() -> None:
+    """The query changed (a filter, the sort, the page size): start from its first page."""
+    st.session_state["page"] = 0
 
 
+# -- search modes -------------------------------------------------------------------------------
+def liked() -> tuple[int, ...]:
+    return tuple(st.session_state.get("like", ()))
+
+
+def unliked() -> tuple[int, ...]:
+    return tuple(st.session_state.get("unlike", ()))
+
+
+def new_search() -> None:
+    """A newly typed query or upload: leave "more like this" and start on the first page."""
+    st.session_state["like"] = ()
+    st.session_state["unlike"] = ()
+    st.session_state["ignored_facets"] = ()
+    st.session_state.pop("text_before_like", None)
+    first_page()
+
+
+def more_like(positive: Sequence[int], negative: Sequence[int] = ()) -> None:
+    """Show products like `positive` and unlike `negative`; the typed words wait for "back"."""
+    if not liked():
+        st.session_state["text_before_like"] = st.session_state.get("text", "")
+    st.session_state["like"] = tuple(int(i) for i in positive)
+    st.session_state["unlike"] = tuple(int(i) for i in negative if int(i) not in positive)
+    st.session_state["text"] = ""
+    st.session_state["full_rerun"] = True  # the search box and the banner live outside the results fragment
+    first_page()
+
+
+def back_to_search() -> None:
+    """Leave "more like this" for the search the user typed before it."""
+    text = st.session_state.pop("text_before_like", "")
+    new_search()
+    st.session_state["text"] = text
+
+
+def search_for(text: str) -> None:
+    """Run a text search (an example query on the landing page)."""
+    new_search()
+    st.session_state["text"] = text
+
+
+# -- filters ------------------------------------------------------------------------------------
 def active_filters() -> dict[str, Any]:
-    """The sidebar selections as a store filter mapping (empty selections left out)."""
+    """The chosen filters as a store filter mapping (empty selections left out)."""
     filters: dict[str, Any] = {}
     for field, _label in FILTER_FIELDS:
-        chosen = st.session_state.get(f"filter_{field}") or []
+        chosen = st.session_state.get(filter_key(field)) or []
         if chosen:
             filters[field] = list(chosen)
     years = st.session_state.get("filter_year")
@@ -125,6 +151,14 @@ def active_filters() -> dict[str, Any]:
     if years and bounds and tuple(years) != tuple(bounds):
         filters["year"] = YearRange(int(years[0]), int(years[1]))
     return filters
+
+
+def clear_filters() -> None:
+    for field, _label in FILTER_FIELDS:
+        st.session_state[filter_key(field)] = []
+    if "year_bounds" in st.session_state:
+        st.session_state["filter_year"] = tuple(st.session_state["year_bounds"])
+    first_page()
 
 
 def without(filters: Mapping[str, Any], field: str) -> dict[str, Any]:

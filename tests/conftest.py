@@ -12,6 +12,7 @@ from tests.synthetic import make_rows, write_kaggle, write_parquet
 
 pytest_plugins = [
     "tests.search_fixtures",  # the `retriever` fixture: an ingested catalog on both store backends
+    "tests.browser_fixtures",  # `page_url`, `browser`, `page`: the real page in Chromium
     "tests.shipped_fixtures",  # `finetuned_lite` and its shipped export `shipped_lite`
 ]
 

@@ -76,7 +76,7 @@ from shared.products.schema import payload_of
 from shared.storage.vector_store import VectorPoint
 from shared.storage.vector_store.base import FILTER_FIELDS
 from shared.storage.vector_store.edge import EdgeStore
-from search_ui.components import FIELD_LABELS
+from search_ui.filters import FIELD_LABELS
 from search_ui.state import FILTER_FIELDS as SIDEBAR
 
 tmp = pathlib.Path(sys.argv[1])
