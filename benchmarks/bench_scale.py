@@ -81,18 +81,15 @@ def recall(results: list[list[int]], truth: list[list[int]]) -> float:
     return float(np.mean(scores))
 
 
-def run_variant(name: str, catalog: ScaledCatalog, folder: Path, queries: np.ndarray, filters: list[dict[str, Any]],
-                truth: dict[str, list[list[int]]], out: Any) -> None:
-    """Child process: load, index, reopen, query; puts one result dict on ``out``."""
+def build_variant(name: str, catalog: ScaledCatalog, folder: Path, out: Any) -> None:
+    """Child process: create, bulk-load, build the index; puts the timings on ``out``."""
     from tqdm import tqdm
 
-    config = VARIANTS[name]
-    before = rss_bytes()
     store = EdgeStore(folder)
-    store.configure(config)
+    store.configure(VARIANTS[name])
     store.create_collection(COLLECTION, catalog.dim)
     start = time.perf_counter()
-    with tqdm(total=catalog.points, desc=f"{name}: upsert", unit="pt", mininterval=5) as bar:
+    with tqdm(total=catalog.points, desc=f"{name}: upsert", unit="pt", mininterval=10) as bar:
         for first, vectors in catalog.chunks():
             points = [VectorPoint(first + i, row, catalog.payload(first + i)) for i, row in enumerate(vectors)]
             store.upsert(COLLECTION, points)
@@ -102,20 +99,22 @@ def run_variant(name: str, catalog: ScaledCatalog, folder: Path, queries: np.nda
     store.finish_bulk_load(COLLECTION)
     index_s = time.perf_counter() - start
     store.close()
-    reopened = rss_bytes()
+    out.put({"upsert_s": round(upsert_s, 1), "upsert_points_per_s": round(catalog.points / upsert_s),
+             "index_build_s": round(index_s, 1)})
+
+
+def serve_variant(name: str, catalog: ScaledCatalog, folder: Path, queries: np.ndarray, filters: list[dict[str, Any]],
+                  truth: dict[str, list[list[int]]], out: Any) -> None:
+    """A fresh child process: open the built shard, query it; puts RSS delta, latencies and recall on ``out``."""
+    config = VARIANTS[name]
+    before = rss_bytes()
     store = EdgeStore(folder)
     store.configure(config)
     timed_queries(store, queries[:20], None)  # warm-up: load the shard, touch the index
     unfiltered_times, unfiltered = timed_queries(store, queries, None)
     filtered_times, filtered = timed_queries(store, queries, filters)
     result = {
-        "variant": name,
-        "points": catalog.points,
-        "config": {k: v for k, v in vars(config).items()},
-        "upsert_s": round(upsert_s, 1),
-        "upsert_points_per_s": round(catalog.points / upsert_s),
-        "index_build_s": round(index_s, 1),
-        "rss_delta_gib": round((rss_bytes() - min(before, reopened)) / 2**30, 3),
+        "rss_delta_gib": round((rss_bytes() - before) / 2**30, 3),
         "vector_ram_gib_by_config": round(vector_ram_bytes(config, catalog.points, catalog.dim) / 2**30, 3),
         "disk_gib": round(disk_bytes(folder) / 2**30, 3),
         "unfiltered_p50_ms": round(percentile_ms(unfiltered_times, 50), 2),
@@ -127,6 +126,20 @@ def run_variant(name: str, catalog: ScaledCatalog, folder: Path, queries: np.nda
     }
     store.close()
     out.put(result)
+
+
+def in_child(target: Any, args: tuple[Any, ...], deadline: float) -> dict[str, Any] | None:
+    """``target(*args, queue)`` in a forked child; its result, or None if it failed or passed the deadline."""
+    context = mp.get_context("fork")
+    outbox = context.Queue()
+    child = context.Process(target=target, args=(*args, outbox))
+    child.start()
+    child.join(max(0.0, deadline - time.monotonic()))
+    result = None if child.is_alive() else _result(outbox)
+    if child.is_alive():
+        child.kill()
+        child.join()
+    return result
 
 
 def ground_truth(catalog: ScaledCatalog, queries: np.ndarray, filters: list[dict[str, Any]], cache: Path) -> dict[str, list[list[int]]]:
@@ -191,23 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     truth = ground_truth(catalog, queries, filters, args.cache_dir)
     results: list[dict[str, Any]] = []
     unfinished: list[str] = []
-    context = mp.get_context("fork")
     for name in args.variants:
         folder = args.work_dir / name.replace("+", "_")
         shutil.rmtree(folder, ignore_errors=True)
-        outbox = context.Queue()
-        child = context.Process(target=run_variant, args=(name, catalog, folder, queries, filters, truth, outbox))
-        child.start()
-        child.join(max(0.0, deadline - time.monotonic()))
-        result = None if child.is_alive() else _result(outbox)
-        if result is None:
-            child.kill()
-            child.join()
+        built = in_child(build_variant, (name, catalog, folder), deadline)
+        served = in_child(serve_variant, (name, catalog, folder, queries, filters, truth), deadline) if built else None
+        if built is None or served is None:
             unfinished.append(name)
             print(f"{name}: did not finish (time limit {args.time_limit:.0f} s, or it failed: see above)")
         else:
-            results.append(result)
-            print(json.dumps(result))
+            results.append({"variant": name, "points": catalog.points, "config": vars(VARIANTS[name]), **built, **served})
+            print(json.dumps(results[-1]))
         shutil.rmtree(folder, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"scale_{args.points}"

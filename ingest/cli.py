@@ -193,14 +193,14 @@ def run_ingest(args: argparse.Namespace) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog(settings.catalog_url)
         summary = _ingest(args, settings, model, table, store, catalog)
+        if summary is not None:
+            store.finish_bulk_load(settings.collection)  # the HNSW graph deferred while loading is built now
     except BaseException:
         _close_after_failure(store)
         raise
-    if summary is None:
-        store.close()
-        return 130
-    store.finish_bulk_load(settings.collection)  # HNSW deferred while loading is built now
     store.close()
+    if summary is None:
+        return 130
     print(f"{settings.collection} ({store.backend}): {summary.line()}")
     return 0
 

@@ -84,8 +84,8 @@ class VectorStore(ABC):
         """After loading points: build the index a deferred bulk load held back (HNSW ``m`` restored),
         and on the embedded store optimize its segments (it has no background optimizer)."""
         self._check_writable()
-        self._dim(name)
-        self._finish_bulk_load(check_collection_name(name))
+        if self.collection_exists(name):
+            self._finish_bulk_load(name)
 
     # -- collections -------------------------------------------------------------------
     def collection_exists(self, name: str) -> bool:
