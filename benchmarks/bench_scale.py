@@ -95,12 +95,12 @@ def build_variant(name: str, catalog: ScaledCatalog, folder: Path, out: Any) -> 
             store.upsert(COLLECTION, points)
             bar.update(len(points))
     upsert_s = time.perf_counter() - start
+    out.put({"upsert_s": round(upsert_s, 1), "upsert_points_per_s": round(catalog.points / upsert_s)})
     start = time.perf_counter()
     store.finish_bulk_load(COLLECTION)
     index_s = time.perf_counter() - start
     store.close()
-    out.put({"upsert_s": round(upsert_s, 1), "upsert_points_per_s": round(catalog.points / upsert_s),
-             "index_build_s": round(index_s, 1)})
+    out.put({"index_build_s": round(index_s, 1)})
 
 
 def serve_variant(name: str, catalog: ScaledCatalog, folder: Path, queries: np.ndarray, filters: list[dict[str, Any]],
@@ -128,18 +128,21 @@ def serve_variant(name: str, catalog: ScaledCatalog, folder: Path, queries: np.n
     out.put(result)
 
 
-def in_child(target: Any, args: tuple[Any, ...], deadline: float) -> dict[str, Any] | None:
-    """``target(*args, queue)`` in a forked child; its result, or None if it failed or passed the deadline."""
+def in_child(target: Any, args: tuple[Any, ...], deadline: float) -> tuple[dict[str, Any], bool]:
+    """``target(*args, queue)`` in a forked child: what it reported, and whether it finished in time without error."""
     context = mp.get_context("fork")
     outbox = context.Queue()
     child = context.Process(target=target, args=(*args, outbox))
     child.start()
     child.join(max(0.0, deadline - time.monotonic()))
-    result = None if child.is_alive() else _result(outbox)
+    finished = not child.is_alive() and child.exitcode == 0
     if child.is_alive():
         child.kill()
         child.join()
-    return result
+    reported: dict[str, Any] = {}
+    while (message := _result(outbox, 1.0 if finished else 0.2)) is not None:
+        reported.update(message)
+    return reported, finished
 
 
 def ground_truth(catalog: ScaledCatalog, queries: np.ndarray, filters: list[dict[str, Any]], cache: Path) -> dict[str, list[list[int]]]:
@@ -159,19 +162,23 @@ def markdown(results: list[dict[str, Any]], unfinished: list[str]) -> str:
             "filtered p50 / p95 | recall@10 unfiltered / filtered |")
     lines = [head, "|" + "---|" * 10]
     for r in results:
+        if r.get("unfinished"):
+            upsert = f"{r['upsert_s']} s ({r['upsert_points_per_s']:,} pt/s)" if "upsert_s" in r else "did not finish"
+            index = f"{r['index_build_s']} s" if "index_build_s" in r else "did not finish"
+            lines.append(f"| {r['variant']} | {r['points']:,} | {upsert} | {index} | not reached (time limit) | | | | | |")
+            continue
         lines.append(
             f"| {r['variant']} | {r['points']:,} | {r['upsert_s']} s ({r['upsert_points_per_s']:,} pt/s) | {r['index_build_s']} s | "
             f"{r['rss_delta_gib']} GiB | {r['vector_ram_gib_by_config']} GiB | {r['disk_gib']} GiB | "
             f"{r['unfiltered_p50_ms']} / {r['unfiltered_p95_ms']} ms | {r['filtered_p50_ms']} / {r['filtered_p95_ms']} ms | "
             f"{r['unfiltered_recall_at_10']} / {r['filtered_recall_at_10']} |"
         )
-    lines += [f"| {name} | did not finish within --time-limit | | | | | | | | |" for name in unfinished]
     return "\n".join(lines) + "\n"
 
 
-def _result(outbox: Any) -> dict[str, Any] | None:
+def _result(outbox: Any, timeout: float) -> dict[str, Any] | None:
     try:
-        return outbox.get(timeout=10)
+        return outbox.get(timeout=timeout)
     except queue.Empty:
         return None
 
@@ -207,14 +214,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         folder = args.work_dir / name.replace("+", "_")
         shutil.rmtree(folder, ignore_errors=True)
-        built = in_child(build_variant, (name, catalog, folder), deadline)
-        served = in_child(serve_variant, (name, catalog, folder, queries, filters, truth), deadline) if built else None
-        if built is None or served is None:
+        built, finished = in_child(build_variant, (name, catalog, folder), deadline)
+        served, finished = in_child(serve_variant, (name, catalog, folder, queries, filters, truth), deadline) if finished else ({}, False)
+        row = {"variant": name, "points": catalog.points, "config": vars(VARIANTS[name]), **built, **served}
+        if not finished:
+            row["unfinished"] = True
             unfinished.append(name)
-            print(f"{name}: did not finish (time limit {args.time_limit:.0f} s, or it failed: see above)")
-        else:
-            results.append({"variant": name, "points": catalog.points, "config": vars(VARIANTS[name]), **built, **served})
-            print(json.dumps(results[-1]))
+            print(f"{name}: did not finish (time limit {args.time_limit:.0f} s, or it failed: see above); recorded: {sorted(built)}")
+        results.append(row)
+        print(json.dumps(row))
         shutil.rmtree(folder, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"scale_{args.points}"
@@ -223,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     stem.with_suffix(".md").write_text(markdown(results, unfinished))
     print(markdown(results, unfinished))
-    print(f"{len(results)} of {len(args.variants)} variants at {args.points:,} points -> {stem}.json / .md")
+    print(f"{len(results) - len(unfinished)} of {len(args.variants)} variants finished at {args.points:,} points -> {stem}.json / .md")
     return 0
 
 
