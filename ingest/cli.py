@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shared.products.datasets import ProductTable
     from shared.models import LoadedModel
     from shared.storage.vector_store import VectorStore
+    from shared.storage.vector_store.collection_config import CollectionConfig
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -70,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     store.add_argument("--data-dir", help="catalog database, images and embedded store (default: ./data; env FASHION_DATA_DIR)")
     store.add_argument("--collection", help=f"collection name (default: {DEFAULT_COLLECTION}; env FASHION_COLLECTION)")
     store.add_argument("--recreate", action="store_true", help="drop the collection's vectors and products first")
+    layout = parser.add_argument_group(
+        "collection layout (applies when the collection is created; HNSW is built once after loading)"
+    )
+    layout.add_argument("--shards", type=int, help="Qdrant server only: shards to split the collection into")
+    layout.add_argument("--replicas", type=int, help="Qdrant server only: copies of each shard on different nodes")
+    layout.add_argument(
+        "--write-consistency", type=int, help="Qdrant server only: replicas that must confirm a write (at most --replicas)"
+    )
+    layout.add_argument(
+        "--quantization", choices=["none", "int8", "binary"], default="none",
+        help="quantized vectors kept in RAM and searched first, rescored with the originals (default: none)",
+    )
+    layout.add_argument("--on-disk", action="store_true", help="keep original vectors and payloads on disk (memory-mapped)")
     parser.add_argument(
         "--status", action="store_true",
         help="print each collection's products, vectors, model and backend, then exit (reads only; creates nothing)",
@@ -141,6 +155,16 @@ def model_spec(args: argparse.Namespace) -> ModelSpec:
     return spec_from_flags(args.model, args.pretrained, args.weights)
 
 
+def collection_config(args: argparse.Namespace) -> CollectionConfig:
+    """The layout flags as a CollectionConfig; bulk loads defer HNSW indexing (``finish_bulk_load`` builds it)."""
+    from shared.storage.vector_store.collection_config import CollectionConfig
+
+    return CollectionConfig(
+        shards=args.shards, replicas=args.replicas, write_consistency=args.write_consistency,
+        quantization=args.quantization, on_disk=args.on_disk, defer_indexing=True,
+    )
+
+
 def _load_model(args: argparse.Namespace) -> LoadedModel:
     return model_spec(args).load(device=str(resolve_device(args.device)))
 
@@ -160,6 +184,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = open_store(settings)
     try:
+        store.configure(collection_config(args))
         if store.collection_exists(settings.collection):
             open_collection(store, settings, settings.collection)  # takes the lock, or fails now
         table = open_products(args.dataset, args.limit)
@@ -168,6 +193,8 @@ def run_ingest(args: argparse.Namespace) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         catalog = Catalog(settings.catalog_url)
         summary = _ingest(args, settings, model, table, store, catalog)
+        if summary is not None:
+            store.finish_bulk_load(settings.collection)  # the HNSW graph deferred while loading is built now
     except BaseException:
         _close_after_failure(store)
         raise
@@ -221,6 +248,12 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error(f"--limit {args.limit} selects no products; give a positive number or leave it out")
     if args.workers is not None and args.workers < 0:
         parser.error(f"--workers {args.workers}: give 0 (decode in the main process) or more")
+    for flag in ("shards", "replicas", "write_consistency"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag.replace('_', '-')} {value}: give a whole number of 1 or more")
+    if args.write_consistency is not None and args.write_consistency > (args.replicas or 1):
+        parser.error(f"--write-consistency {args.write_consistency} exceeds --replicas {args.replicas or 1}; lower it or add replicas")
 
 
 def missing_input(args: argparse.Namespace) -> str | None:

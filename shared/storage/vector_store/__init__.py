@@ -16,7 +16,8 @@ Modules: ``base`` is the front (``VectorStore``: validates, caches vector sizes,
 BM25-encodes and chunks once); ``edge`` and ``server`` are thin drivers that translate
 its validated calls; ``filters`` (fields, ``YearRange``, conditions), ``bm25``,
 ``checks`` (argument checks), ``points`` (points, hits, queries), ``errors``,
-``folder_lock`` and ``probe`` serve them.
+``folder_lock`` and ``probe`` serve them. ``collection_config`` (``CollectionConfig``: shards,
+replicas, quantization, on-disk, deferred HNSW) is mapped by ``server_layout`` and ``edge_layout``.
 """
 
 from __future__ import annotations

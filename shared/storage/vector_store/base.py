@@ -29,6 +29,7 @@ from shared.storage.vector_store.checks import (
     check_top_k,
     listed_ids,
 )
+from shared.storage.vector_store.collection_config import DEFAULT_CONFIG, CollectionConfig
 from shared.storage.vector_store.errors import MissingVectorsError, StoreError
 from shared.storage.vector_store.filters import (
     FILTER_FIELDS,
@@ -71,6 +72,20 @@ class VectorStore(ABC):
         """Vector size of collections seen to exist (saves a round trip per query)."""
         self._names: dict[str, set[str]] = {}
         """Stored vector names of collections seen to exist."""
+        self.collection_config: CollectionConfig = DEFAULT_CONFIG
+        """Layout of collections this store creates, and how it searches them (``configure``)."""
+
+    def configure(self, config: CollectionConfig) -> None:
+        """Create and search collections with this layout; StoreError for options this backend cannot honour."""
+        config.check_backend(self.backend)
+        self.collection_config = config
+
+    def finish_bulk_load(self, name: str) -> None:
+        """After loading points: build the index a deferred bulk load held back (HNSW ``m`` restored),
+        and on the embedded store optimize its segments (it has no background optimizer)."""
+        self._check_writable()
+        if self.collection_exists(name):
+            self._finish_bulk_load(name)
 
     # -- collections -------------------------------------------------------------------
     def collection_exists(self, name: str) -> bool:
@@ -356,6 +371,10 @@ class VectorStore(ABC):
     @abstractmethod
     def _drop(self, name: str) -> None:
         """Delete the collection if it exists."""
+
+    @abstractmethod
+    def _finish_bulk_load(self, name: str) -> None:
+        """Build what ``collection_config`` deferred while loading (see ``finish_bulk_load``)."""
 
     @abstractmethod
     def _upsert_points(self, name: str, points: list[StoredPoint]) -> None:

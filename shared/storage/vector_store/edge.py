@@ -29,6 +29,7 @@ import qdrant_edge as qe
 from shared.storage.vector_store.base import VectorStore
 from shared.storage.vector_store.bm25 import SparseVector
 from shared.storage.vector_store.checks import check_collection_name
+from shared.storage.vector_store.edge_layout import edge_config, loaded_config, search_params
 from shared.storage.vector_store.errors import StoreError, StoreLockedError
 from shared.storage.vector_store.filters import Condition, FilterDialect, IndexKind, translate_filter
 from shared.storage.vector_store.folder_lock import LOCK_FILE, acquire_folder_lock, locked_message, release_folder_lock
@@ -75,15 +76,17 @@ def _nearest(leg: QueryLeg) -> qe.Query:
     return qe.Query.Nearest(vector, using=leg.using)
 
 
-def _request(query: StoreQuery) -> qe.QueryRequest:
-    """One leg: a nearest query; several: a prefetch per leg, fused by (weighted) RRF."""
+def _request(query: StoreQuery, params: qe.SearchParams) -> qe.QueryRequest:
+    """One leg: a nearest query; several: a prefetch per leg, fused by (weighted) RRF. Dense legs get ``params``."""
     query_filter = translate_filter(_FILTERS, query.conditions, query.exclude_ids)
     if len(query.legs) == 1:
         leg = query.legs[0]
         return qe.QueryRequest(limit=query.top_k, offset=query.offset, query=_nearest(leg), filter=query_filter,
-                               score_threshold=query.score_threshold if leg.dense else None, with_payload=True)
+                               score_threshold=query.score_threshold if leg.dense else None,
+                               params=params if leg.dense else None, with_payload=True)
     prefetches = [
         qe.Prefetch(limit=query.depth, query=_nearest(leg), filter=query_filter,
+                    params=params if leg.dense else None,
                     score_threshold=query.score_threshold if leg.dense else None)
         for leg in query.legs
     ]
@@ -105,6 +108,10 @@ class EdgeStore(VectorStore):
         self.read_only = read_only
         self._open: dict[str, _OpenShard] = {}
         self._guard = threading.RLock()  # one shard load per collection, even from several threads
+
+    @property
+    def _params(self) -> qe.SearchParams:
+        return search_params(self.collection_config)
 
     def __repr__(self) -> str:
         return f"EdgeStore({str(self.root)!r})"
@@ -198,14 +205,7 @@ class EdgeStore(VectorStore):
         for child in path.iterdir():
             if child.name != LOCK_FILE:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-        config = qe.EdgeConfig(
-            vectors={
-                DENSE_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
-                TEXT_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine),
-            },
-            sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-        )
-        shard = qe.EdgeShard.create(str(path), config)
+        shard = qe.EdgeShard.create(str(path), edge_config(dim, self.collection_config))
         for field, kind in indexes.items():
             shard.update(qe.UpdateOperation.create_field_index(field, _INDEX_SCHEMA[kind]))
         shard.flush()
@@ -220,6 +220,22 @@ class EdgeStore(VectorStore):
         self._forget(name, keep_lock=True)
         shutil.rmtree(path)
         self._forget(name, keep_lock=False)
+
+    def _finish_bulk_load(self, name: str) -> None:
+        """Reopen the shard with HNSW ``m`` restored when indexing was deferred, then optimize (builds the graph)."""
+        config = json.loads((self._path(name) / CONFIG_FILE).read_text())
+        stored_m = (config.get("hnsw_config") or {}).get("m")
+        final_m = self.collection_config.final_m
+        with self._guard:
+            shard = self._shard(name)
+            if final_m and stored_m is not None and stored_m != final_m:
+                shard.flush()
+                self._forget(name, keep_lock=True)
+                entry = self._open[name]
+                entry.shard = shard = qe.EdgeShard.load(str(self._path(name)), loaded_config(self._dim(name), self.collection_config))
+            shard.optimize()
+            shard.flush()
+            self._open[name].flushed_at = time.monotonic()
 
     # -- writes ------------------------------------------------------------------------
     def _upsert_points(self, name: str, points: list[StoredPoint]) -> None:
@@ -255,10 +271,10 @@ class EdgeStore(VectorStore):
         return self._shard(name).facet(request)
 
     def _query(self, name: str, query: StoreQuery) -> list[ScoredHit]:
-        return scored_hits(self._shard(name).query(_request(query)))
+        return scored_hits(self._shard(name).query(_request(query, self._params)))
 
     def _query_batch(self, name: str, queries: list[StoreQuery]) -> list[list[ScoredHit]]:
-        results = self._shard(name).query_batch(qe.QueryBatchRequest([_request(q) for q in queries]))
+        results = self._shard(name).query_batch(qe.QueryBatchRequest([_request(q, self._params) for q in queries]))
         return [scored_hits(result) for result in results]
 
     def _retrieve(self, name: str, ids: list[int], using: str) -> Iterable[Any]:

@@ -33,8 +33,10 @@ from shared.storage.vector_store.points import (
     scored_hits,
 )
 from shared.storage.vector_store.probe import probe_server, unreachable_message
+from shared.storage.vector_store.server_layout import create_arguments, create_request, finish_bulk_load_request, search_params
 
 FACET_LIMIT = 100_000
+MEMORY_LOCATION = ":memory:"
 _INDEX_SCHEMA = {"integer": models.PayloadSchemaType.INTEGER, "keyword": models.PayloadSchemaType.KEYWORD}
 
 
@@ -55,16 +57,17 @@ def _query_vector(leg: QueryLeg) -> Any:
     return leg.vector if leg.dense else _sparse(leg.vector)  # type: ignore[arg-type]
 
 
-def _request(query: StoreQuery) -> models.QueryRequest:
-    """One leg: a nearest query; several: a prefetch per leg, fused by (weighted) RRF."""
+def _request(query: StoreQuery, params: models.SearchParams | None) -> models.QueryRequest:
+    """One leg: a nearest query; several: a prefetch per leg, fused by (weighted) RRF. Dense legs get ``params``."""
     query_filter = translate_filter(_FILTERS, query.conditions, query.exclude_ids)
     if len(query.legs) == 1:
         leg = query.legs[0]
         return models.QueryRequest(query=_query_vector(leg), using=leg.using, filter=query_filter, limit=query.top_k,
                                    offset=query.offset, score_threshold=query.score_threshold if leg.dense else None,
-                                   with_payload=True)
+                                   params=params if leg.dense else None, with_payload=True)
     prefetch = [
         models.Prefetch(query=_query_vector(leg), using=leg.using, filter=query_filter, limit=query.depth,
+                        params=params if leg.dense else None,
                         score_threshold=query.score_threshold if leg.dense else None)
         for leg in query.legs
     ]
@@ -84,6 +87,11 @@ class ServerStore(VectorStore):
         self.client = client
         self.location = location
         self.where = f"on {location}"
+
+    @property
+    def _params(self) -> models.SearchParams | None:
+        """Search params of the layout; none for local mode, which searches exactly and warns that it ignores them."""
+        return None if self.location == MEMORY_LOCATION else search_params(self.collection_config)
 
     def __repr__(self) -> str:
         return f"ServerStore({self.location!r})"
@@ -106,7 +114,7 @@ class ServerStore(VectorStore):
     @classmethod
     def in_memory(cls) -> "ServerStore":
         """A throw-away store in qdrant-client's in-memory local mode (tests)."""
-        return cls(QdrantClient(":memory:"), ":memory:")
+        return cls(QdrantClient(MEMORY_LOCATION), MEMORY_LOCATION)
 
     def close(self) -> None:
         self.client.close()
@@ -132,14 +140,7 @@ class ServerStore(VectorStore):
 
     def _create(self, name: str, dim: int, indexes: dict[str, IndexKind]) -> None:
         self._drop(name)
-        self.client.create_collection(
-            name,
-            vectors_config={
-                DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE),
-                TEXT_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE),
-            },
-            sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
+        self.client.create_collection(name, **create_arguments(create_request(dim, self.collection_config)))
         with warnings.catch_warnings():  # local mode warns that payload indexes are no-ops there
             warnings.simplefilter("ignore", UserWarning)
             for field, kind in indexes.items():
@@ -148,6 +149,12 @@ class ServerStore(VectorStore):
     def _drop(self, name: str) -> None:
         if self._exists(name):
             self.client.delete_collection(name)
+
+    def _finish_bulk_load(self, name: str) -> None:
+        stored_m = self.client.get_collection(name).config.hnsw_config.m
+        request = finish_bulk_load_request(self.collection_config, stored_m)
+        if request is not None:
+            self.client.update_collection(name, hnsw_config=request.hnsw_config)
 
     # -- writes ------------------------------------------------------------------------
     def _upsert_points(self, name: str, points: list[StoredPoint]) -> None:
@@ -180,7 +187,7 @@ class ServerStore(VectorStore):
         return self._query_batch(name, [query])[0]
 
     def _query_batch(self, name: str, queries: list[StoreQuery]) -> list[list[ScoredHit]]:
-        return [scored_hits(r.points) for r in self.client.query_batch_points(name, [_request(q) for q in queries])]
+        return [scored_hits(r.points) for r in self.client.query_batch_points(name, [_request(q, self._params) for q in queries])]
 
     def _retrieve(self, name: str, ids: list[int], using: str) -> Iterable[Any]:
         return self.client.retrieve(name, ids, with_payload=False, with_vectors=[using])
