@@ -142,21 +142,33 @@ class ProductWriter:
         return write_embedded(self.store, self.catalog, self.collection, batch)
 
 
-def _decode_task_resources() -> dict[str, Any]:
-    return {"num_cpus": 1}
-
-
 def _pixel_shape(transform: Callable[[Any], torch.Tensor]) -> tuple[int, ...]:
     from PIL import Image
 
     return tuple(transform(Image.new("RGB", (60, 80), "white")).shape)
 
 
-def _connect(address: str | None) -> None:
+def connect(ray_options: RayOptions) -> int:
+    """Join (or start) the Ray cluster and check that it can run the actor pool; returns the GPUs per actor (0 or 1).
+
+    Each embedding actor holds a CPU (and a GPU where the cluster has them), and
+    decoding needs a CPU of its own: a pool that leaves none would wait forever.
+    """
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address=ray_options.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    resources = ray.cluster_resources()
+    cpus, gpus = int(resources.get("CPU", 0)), int(resources.get("GPU", 0))
+    wanted = ray_options.concurrency
+    if wanted >= cpus:
+        raise IngestError(
+            f"--concurrency {wanted}: the Ray cluster has {cpus} CPUs, and each embedding actor holds one while "
+            f"decoding needs at least one more; give --concurrency {max(1, cpus - 1)} or less, or add nodes"
+        )
+    if gpus and wanted > gpus:
+        raise IngestError(f"--concurrency {wanted}: the Ray cluster has {gpus} GPUs, one per embedding actor; give --concurrency {gpus} or less")
+    return 1 if gpus else 0
 
 
 def ingest_on_ray(
@@ -171,6 +183,7 @@ def ingest_on_ray(
     embedder: type[ProductEmbedder] = ProductEmbedder,
 ) -> IngestSummary:
     """Embed and store every product of `table` that the collection lacks, on the Ray cluster."""
+    gpus = connect(ray_options)  # before anything is written
     with WriterLease(catalog, options.collection) as lease:
         started = time.perf_counter()
         collection, identity = options.collection, model.identity()
@@ -184,7 +197,7 @@ def ingest_on_ray(
         images_dir.mkdir(parents=True, exist_ok=True)
         if pending:
             with budget.guard():
-                _run_dataset(spec, model, table, store, catalog, settings, options, ray_options, embedder, pending, images_dir, summary)
+                _run_dataset(spec, model, table, store, catalog, settings, options, ray_options, gpus, embedder, pending, images_dir, summary)
         summary.rejected, summary.duplicates = dict(table.rejected), list(table.duplicates)
         summary.seconds = time.perf_counter() - started
         catalog.finish_run(run_id, ingested=summary.ingested, skipped=summary.skipped, failed_ids=sorted(summary.failed))
@@ -200,6 +213,7 @@ def _run_dataset(
     settings: Settings,
     options: IngestOptions,
     ray_options: RayOptions,
+    gpus: int,
     embedder: type[ProductEmbedder],
     pending: list[int],
     images_dir: Path,
@@ -208,18 +222,16 @@ def _run_dataset(
     import ray
     import ray.data
 
-    _connect(ray_options.address)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver's own bar counts written products
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     block_rows = options.batch_size * 4
     blocks = [np.array(pending[start : start + block_rows], dtype=np.int64) for start in range(0, len(pending), block_rows)]
     rows = ray.data.from_numpy(blocks)  # one column, "data": the row positions of the products to embed
     decoded = rows.map_batches(
         decode_products,
         batch_size=options.batch_size,
-        ray_remote_args_fn=_decode_task_resources,  # also keeps decoding in tasks of its own, not fused into the actors
+        max_retries=-1,  # a task whose worker died runs again; this also keeps decoding out of the actors (no fusion)
         fn_kwargs={
             "table": ray.put(table),
             "transform": model.image_transform,
@@ -234,7 +246,8 @@ def _run_dataset(
         num_gpus=gpus,
         fn_constructor_kwargs={"spec": spec, "identity": model.identity()},
     )
-    if store.backend == "edge":  # the embedded store has one owner: this process writes every batch
+    server_url = str(getattr(store, "location", ""))
+    if not server_url.startswith(("http://", "https://")):  # the embedded store has one owner: this process writes
         results = (
             write_embedded(store, catalog, options.collection, batch)
             for batch in embedded.iter_batches(batch_size=ray_options.write_batch_size, batch_format="numpy")
@@ -244,7 +257,7 @@ def _run_dataset(
             ProductWriter,
             batch_size=ray_options.write_batch_size,
             compute=ray.data.ActorPoolStrategy(size=ray_options.concurrency),
-            fn_constructor_kwargs={"settings": replace(settings, collection=options.collection), "collection": options.collection},
+            fn_constructor_kwargs={"settings": replace(settings, qdrant_url=server_url), "collection": options.collection},
         )
         results = written.iter_batches(batch_size=None, batch_format="numpy")
     with tqdm(total=len(pending), unit="img", desc=f"ingest {options.collection} (ray)", disable=not options.progress) as bar:
