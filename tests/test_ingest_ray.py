@@ -33,6 +33,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A local Ray cluster of 2 CPUs; yields a folder its workers see (through the environment) for marker files."""
     markers = tmp_path_factory.mktemp("markers")
     os.environ[MARKER_DIR] = str(markers)  # the cluster's workers inherit it
+    os.environ.setdefault("RAY_worker_register_timeout_seconds", "600")  # a busy CI machine starts workers slowly
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield markers
     ray.shutdown()
