@@ -8,6 +8,7 @@ Qdrant client is loaded, and `--status` never loads a model.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,14 @@ if TYPE_CHECKING:
     from shared.models import LoadedModel
     from shared.storage.vector_store import VectorStore
     from shared.storage.vector_store.collection_config import CollectionConfig
+
+RAY_MISSING = '--engine ray needs Ray Data, which is not installed: pip install -e ".[distributed]" (or pip install "ray[data]")'
+
+
+def ray_available() -> bool:
+    """Whether Ray Data can be imported (found without importing it: that takes seconds)."""
+    return importlib.util.find_spec("ray") is not None and importlib.util.find_spec("pyarrow") is not None
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -62,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=64, help="images per model forward (default: 64)")
     run.add_argument("--workers", type=int, help="image-decoding worker processes (default: one per spare core)")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs (default: auto)")
+    run.add_argument(
+        "--engine", default="plain", choices=["plain", "ray"],
+        help="plain: this process and its decoding workers (default); ray: a Ray Data cluster "
+        '(decode tasks, an embedding actor pool, batched writers; needs pip install -e ".[distributed]")',
+    )
+    run.add_argument("--ray-address", help="with --engine ray: the cluster to join ('auto' or HOST:PORT; default: start a local one)")
+    run.add_argument(
+        "--concurrency", type=int, default=1,
+        help="with --engine ray: embedding actors (one GPU each where there are GPUs), and writers with a Qdrant server (default: 1)",
+    )
     store = parser.add_argument_group("storage")
     store.add_argument(
         "--qdrant",
@@ -166,6 +185,8 @@ def collection_config(args: argparse.Namespace) -> CollectionConfig:
 
 
 def _load_model(args: argparse.Namespace) -> LoadedModel:
+    if args.engine == "ray":  # the driver only reads the model's identity and transform; the actors embed
+        return model_spec(args).load(device="cpu")
     return model_spec(args).load(device=str(resolve_device(args.device)))
 
 
@@ -222,6 +243,11 @@ def _ingest(
         mapped_dir=settings.edge_dir if store.backend == "edge" else None,
     )
     try:
+        if args.engine == "ray":
+            from ingest.ray_engine import RayOptions, ingest_on_ray
+
+            ray_options = RayOptions(address=args.ray_address, concurrency=args.concurrency)
+            return ingest_on_ray(model_spec(args), model, table, store, catalog, settings, options, ray_options)
         return ingest(model, table, store, catalog, options)
     except KeyboardInterrupt:
         print(
@@ -254,6 +280,10 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"--{flag.replace('_', '-')} {value}: give a whole number of 1 or more")
     if args.write_consistency is not None and args.write_consistency > (args.replicas or 1):
         parser.error(f"--write-consistency {args.write_consistency} exceeds --replicas {args.replicas or 1}; lower it or add replicas")
+    if args.concurrency < 1:
+        parser.error(f"--concurrency {args.concurrency}: give 1 or more embedding actors")
+    if args.engine != "ray" and (args.ray_address or args.concurrency != 1):
+        parser.error("--ray-address and --concurrency apply to --engine ray only; add --engine ray")
 
 
 def missing_input(args: argparse.Namespace) -> str | None:
@@ -262,6 +292,8 @@ def missing_input(args: argparse.Namespace) -> str | None:
         return f"--weights {args.weights}: no such file; pass a weights file written by `python -m finetune`"
     if args.status:
         return None
+    if args.engine == "ray" and not ray_available():
+        return RAY_MISSING
     if not args.weights and model_spec(args).name == SHIPPED_MODEL:
         missing = missing_shipped_message()
         if missing:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from ingest.disk_budget import DiskBudget, product_bytes
@@ -103,7 +104,7 @@ def check_has_text_vectors(store: VectorStore, collection: str) -> None:
         )
 
 
-def _checked_rows(batch: DecodedBatch, failed: dict[int, str]) -> tuple[list[int], list[Product], list[dict[str, Any]]]:
+def checked_rows(batch: DecodedBatch, failed: dict[int, str]) -> tuple[list[int], list[Product], list[dict[str, Any]]]:
     """The batch's positions, products and catalog rows that the catalog can hold.
 
     A row it cannot hold is added to `failed` and its image file removed, before
@@ -126,7 +127,7 @@ def _checked_rows(batch: DecodedBatch, failed: dict[int, str]) -> tuple[list[int
     return positions, products, rows
 
 
-def _pending_indices(table: ProductTable, done: set[int]) -> tuple[list[int], int]:
+def pending_indices(table: ProductTable, done: set[int]) -> tuple[list[int], int]:
     """Row indices still to embed (first row of each id), and how many ids are already done."""
     seen: set[int] = set()
     pending: list[int] = []
@@ -137,6 +138,51 @@ def _pending_indices(table: ProductTable, done: set[int]) -> tuple[list[int], in
         if product_id not in done:
             pending.append(index)
     return pending, len(seen) - len(pending)
+
+
+def prepare_collection(
+    store: VectorStore, catalog: Catalog, collection: str, identity: ModelIdentity, recreate: bool, lease: WriterLease
+) -> int:
+    """Claim (or recreate) the collection, check that the model fits it, create it, repair what a killed run left.
+
+    Returns how many vectors or catalog rows without their counterpart were deleted;
+    the lease is shared afterwards, so other ingests of the collection may start.
+    """
+    claim_collection(store, catalog, collection, recreate=recreate)  # refuses another data dir's rows
+    if recreate:
+        store.delete_collection(collection)
+        catalog.delete_collection(collection)
+        claim_collection(store, catalog, collection)
+    check_model_fits(store, catalog, collection, identity)
+    check_has_text_vectors(store, collection)
+    if not store.collection_exists(collection):
+        store.create_collection(collection, identity.embedding_dim)
+    repaired = repair(store, catalog, collection, lease)  # what a killed run left on one side only
+    lease.share()
+    return len(repaired.vectors_without_rows) + len(repaired.rows_without_vectors)
+
+
+def product_points(model: LoadedModel, pixels: torch.Tensor, products: list[Product]) -> list[VectorPoint]:
+    """Each product's image vector (from its preprocessed pixels) and text vector (name and attributes)."""
+    vectors = encode_image_batch(model, pixels)
+    texts = [product_text(p.attributes) for p in products]
+    text_vectors = encode_texts(model, [text or p.display_name for text, p in zip(texts, products)])
+    return [
+        VectorPoint(p.id, vector, payload_of(p.attributes), text, text_vector)
+        for p, vector, text, text_vector in zip(products, vectors, texts, text_vectors)
+    ]
+
+
+def store_batch(
+    store: VectorStore, catalog: Catalog, collection: str, points: list[VectorPoint], rows: list[dict[str, Any]]
+) -> None:
+    """Vectors first, then catalog rows; a failed catalog write deletes the batch's vectors again."""
+    store.upsert(collection, points)
+    try:
+        catalog.upsert_products(collection, rows)
+    except BaseException:  # never leave this batch's vectors without rows
+        store.delete_points(collection, [p.id for p in points])
+        raise
 
 
 def ingest(
@@ -153,21 +199,9 @@ def _ingest(
     started = time.perf_counter()
     collection = options.collection
     identity = model.identity()
-    claim_collection(store, catalog, collection, recreate=options.recreate)  # refuses another data dir's rows
-    if options.recreate:
-        store.delete_collection(collection)
-        catalog.delete_collection(collection)
-        claim_collection(store, catalog, collection)
-    check_model_fits(store, catalog, collection, identity)
-    check_has_text_vectors(store, collection)
-    if not store.collection_exists(collection):
-        store.create_collection(collection, identity.embedding_dim)
-
-    repaired = repair(store, catalog, collection, lease)  # what a killed run left on one side only
-    lease.share()
-    pending, already = _pending_indices(table, catalog.product_ids(collection))
-    summary = IngestSummary(requested=already + len(pending), skipped=already)
-    summary.repaired = len(repaired.vectors_without_rows) + len(repaired.rows_without_vectors)
+    repaired = prepare_collection(store, catalog, collection, identity, options.recreate, lease)
+    pending, already = pending_indices(table, catalog.product_ids(collection))
+    summary = IngestSummary(requested=already + len(pending), skipped=already, repaired=repaired)
     workers = default_workers() if options.workers is None else options.workers
     prefetched = options.batch_size * (1 + 4 * workers)  # the batch and the images the loader's workers write ahead
     per_product = product_bytes(table, pending, identity.embedding_dim)
@@ -184,21 +218,10 @@ def _ingest(
         for batch in loader:
             budget.check(prefetched)
             summary.failed.update(batch.failures)
-            positions, products, rows = _checked_rows(batch, summary.failed)
+            positions, products, rows = checked_rows(batch, summary.failed)
             if batch.pixels is not None and positions:
-                vectors = encode_image_batch(model, batch.pixels[positions])
-                texts = [product_text(p.attributes) for p in products]
-                text_vectors = encode_texts(model, [text or p.display_name for text, p in zip(texts, products)])
-                points = [
-                    VectorPoint(p.id, vector, payload_of(p.attributes), text, text_vector)
-                    for p, vector, text, text_vector in zip(products, vectors, texts, text_vectors)
-                ]
-                store.upsert(collection, points)
-                try:
-                    catalog.upsert_products(collection, rows)
-                except BaseException:  # never leave this batch's vectors without rows
-                    store.delete_points(collection, [p.id for p in products])
-                    raise
+                points = product_points(model, batch.pixels[positions], products)
+                store_batch(store, catalog, collection, points, rows)
                 summary.ingested += len(points)
             bar.update(len(batch.products) + len(batch.failures))
             budget.written += len(batch.products) + len(batch.failures)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -127,3 +128,41 @@ def test_a_collection_is_claimed_by_one_store(any_catalog: Catalog) -> None:
     assert any_catalog.claim_collection("c", "edge:/b", replacing="edge:/a") == "edge:/b"
     any_catalog.delete_collection("c")
     assert any_catalog.store_of("c") is None
+
+
+def test_writers_upserting_the_same_products_at_once_lose_no_rows(postgres_url: str) -> None:
+    """Four writers upsert the same 400 products in the same order at the same moment, and 100 of their own."""
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        catalog = Catalog(postgres_url)
+        ids = [*range(400), *range(1000 * (writer + 1), 1000 * (writer + 1) + 100)]
+        rows = [{"id": product_id, "gender": f"writer {writer}", "image_path": f"{product_id}.jpg"} for product_id in ids]
+        barrier.wait()
+        try:
+            for start in range(0, len(rows), 25):
+                catalog.upsert_products("c", rows[start : start + 25])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            catalog.close()
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [str(error) for error in errors] == []
+    catalog = Catalog(postgres_url)
+    expected = {*range(400), *(product_id for w in range(4) for product_id in range(1000 * (w + 1), 1000 * (w + 1) + 100))}
+    assert catalog.product_ids("c") == expected and catalog.count("c") == 800
+    products = catalog.get_products("c", [0, 399, 4099])
+    assert products[4099]["gender"] == "writer 3" and products[399]["image_path"] == "399.jpg"
+    assert products[0]["gender"] in {f"writer {w}" for w in range(4)}
+
+
+def test_an_upsert_replaces_every_column_and_keeps_the_last_of_repeated_ids(any_catalog: Catalog) -> None:
+    any_catalog.upsert_products("c", [{"id": 1, "gender": "Men", "year": 2012, "image_path": "a.jpg"}])
+    any_catalog.upsert_products("c", [{"id": 1, "gender": "Women", "image_path": "b.jpg"}, {"id": 1, "gender": "Unisex", "image_path": "c.jpg"}])
+    assert any_catalog.get_products("c", [1]) == {1: {"id": 1, "gender": "Unisex", "image_path": "c.jpg"}}

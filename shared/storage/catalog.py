@@ -17,11 +17,12 @@ database at once do not race.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import create_engine, delete, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -51,6 +52,22 @@ __all__ = [
 _CHUNK = 500  # ids per IN (...) clause, well under SQLite's variable limit
 _SCHEMA_LOCK_KEY = 0x66617368  # PostgreSQL advisory lock held while creating the schema ("fash")
 _DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
+_UPSERTS: dict[str, Callable[[Any], Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (collection, id) DO UPDATE`` of every product column: one statement, so
+    writers upserting the same products at once (say, several Ray writers) neither fail nor lose rows."""
+    statement = _UPSERTS[dialect](ProductRecord.__table__)
+    keys = ("collection", "id")
+    updated = {column.name: statement.excluded[column.name] for column in ProductRecord.__table__.columns if column.name not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=updated)
+
+
+def _full_rows(collection: str, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each product once (its last row), with every column: one left out is NULL, as a replaced row's would be."""
+    empty = {column.name: None for column in ProductRecord.__table__.columns}
+    return list({row["id"]: {**empty, **row, "collection": collection} for row in rows}.values())
 
 
 class CatalogError(FashionSearchError, RuntimeError):
@@ -140,6 +157,9 @@ class Catalog:
                 raise CatalogError(f"product {row.get('id')!r} cannot be stored in the catalog: {error}") from None
         try:
             with Session(self.engine) as session, session.begin():
+                if self.engine.dialect.name in _UPSERTS:
+                    session.execute(_upsert_statement(self.engine.dialect.name), _full_rows(collection, checked))
+                    return
                 for chunk in _chunks([row["id"] for row in checked]):
                     session.execute(
                         delete(ProductRecord).where(ProductRecord.collection == collection, ProductRecord.id.in_(chunk))
