@@ -41,7 +41,7 @@ TOP_K = 10
 DEFAULT_MODE = SEARCH_MODES[0]
 FIELD_LABELS = {"gender": "gender", "baseColour": "colour", "articleType": "type", "usage": "usage"}
 TUNE_GRID: dict[str, tuple[float, ...]] = {"image": (0.0, 0.5, 1.0), "text": (0.5, 1.0, 2.0), "keywords": (0.0, 0.5, 1.0)}
-"""The weights ``--tune`` tries for the text legs of fused search (the photo leg keeps its weight)."""
+"""The weights ``--tune`` tries for the text legs of fused search."""
 
 
 @dataclass(frozen=True)
@@ -183,14 +183,13 @@ def tune_fusion(
     """Every weight combination of ``grid`` (all zero left out) on the fused mode, best first."""
     if not isinstance(getattr(retriever, "fusion", None), FusionWeights):
         raise RetrieverError("this retriever has no fusion weights to tune (FashionRetriever.fusion); drop --tune")
-    photo = retriever.fusion.photo  # type: ignore[attr-defined]
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values()) if any(values)]
     setting = SearchSetting(DEFAULT_MODE, mode=DEFAULT_MODE)
     trials = []
     for combo in tqdm(combos, desc="tune fusion weights", unit="weights", disable=not progress, leave=keep_finished_bars()):
-        weights = FusionWeights(**combo, photo=photo)
+        weights = FusionWeights(**combo)
         with fusion_weights(retriever, weights):
             metrics = {"shopper": shopper_metrics(retriever, setting, tasks, False), "display_name": name_metrics(retriever, setting, tasks, False)}
-        trials.append({"weights": {**combo, "photo": photo}, "score": tune_score(metrics),
+        trials.append({"weights": dict(combo), "score": tune_score(metrics),
                        "shopper P@10": metrics["shopper"]["P@10"], "name Hit@10": metrics["display_name"]["Hit@10"]})
     return sorted(trials, key=lambda t: -t["score"])

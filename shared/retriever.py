@@ -276,7 +276,7 @@ class FashionRetriever:
             words = check_query_text(text)
             photo = self.query_encoder.image_vector(image)
             text_vector = self.query_encoder.text_vectors([words])[0]
-            legs = photo_legs(chosen, photo, words, text_vector, weight, self.fusion)
+            legs = photo_legs(photo, text_vector, weight)
             return self._run(legs, chosen, words, top_k, filters, offset, score_threshold, understand, ignore_facets)
 
     def batch_search(

@@ -109,13 +109,12 @@ class WeightedRetriever(ScriptedRetriever):
 
 def test_tuning_finds_the_best_weights_and_puts_the_old_ones_back() -> None:
     retriever = WeightedRetriever({"good": [1, 2, 3, 4], "bad": [5, 6]})
-    retriever.fusion = FusionWeights(photo=0.7)
+    retriever.fusion = FusionWeights(image=0.7)
     tasks = SearchTasks(GALLERY, [ShopperQuery("red watch for men", {"gender": "Men", "baseColour": "Red"})], [NameQuery("Red Watch")])
     trials = tune_fusion(retriever, tasks, progress=False)  # type: ignore[arg-type]
     assert trials[0]["weights"]["text"] == 2.0 and trials[0]["weights"]["keywords"] == 0.0
-    assert trials[0]["weights"]["photo"] == 0.7
     assert trials[0]["score"] == pytest.approx(0.4 + 1.0) and trials[-1]["score"] == 0.0
-    assert retriever.fusion == FusionWeights(photo=0.7)
+    assert retriever.fusion == FusionWeights(image=0.7)
     assert not any(t["weights"]["image"] == t["weights"]["text"] == t["weights"]["keywords"] == 0 for t in trials)
 
 

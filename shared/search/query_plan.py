@@ -3,9 +3,11 @@
 - a text query in ``"fused"`` mode: text->image vectors, text->text vectors and BM25 keywords;
   in the other modes, the one leg the mode names;
 - a photo: photo->image vectors;
-- a photo and a text modifier ("this, but in red"): the photo's leg plus the text's legs, each side
-  weighted by ``text_weight`` (0.5: as the fusion weights say); in ``"image_vectors"`` mode, the old
-  blend of the two embeddings into one vector.
+- a photo and a text modifier ("this, but in red"): in every mode, the blend of the two embeddings
+  (weighed by ``text_weight``) against the image vectors. Fusing the photo's leg with the words' three
+  legs was measured worse: on the whole 19.6k catalog, photo + "in COLOUR" P@10 was 0.145 fused
+  against 0.680 blended (the words' legs rank every product of that colour, whatever its type);
+  the words' recognised facets (the colour) are applied as soft filters either way.
 """
 
 from __future__ import annotations
@@ -40,15 +42,11 @@ def text_legs(mode: SearchMode, text: str, vector: np.ndarray, fusion: FusionWei
 
 
 def photo_legs(
-    mode: SearchMode, photo: np.ndarray, text: str | None, text_vector: np.ndarray | None, text_weight: float,
-    fusion: FusionWeights,
+    photo: np.ndarray, text_vector: np.ndarray | None, text_weight: float
 ) -> list[SearchLeg]:
-    """The legs of a photo query, with an optional text modifier weighed by ``text_weight`` (0 to 1)."""
-    if text is None or text_vector is None:
+    """The leg of a photo query: the photo's embedding, or its blend with the words' (``text_weight`` 0 to 1)."""
+    if text_vector is None:
         return [SearchLeg("image", photo)]
-    if mode == "image_vectors":  # one vector: the normalised blend of the two embeddings
-        blend = (1.0 - text_weight) * photo + text_weight * text_vector
-        norm = float(np.linalg.norm(blend))
-        return [SearchLeg("image", (blend / norm if norm > 0 else blend).astype(np.float32))]
-    photo_leg = SearchLeg("image", photo, fusion.photo * 2.0 * (1.0 - text_weight))
-    return [photo_leg, *text_legs(mode, text, text_vector, fusion, 2.0 * text_weight)]
+    blend = (1.0 - text_weight) * photo + text_weight * text_vector
+    norm = float(np.linalg.norm(blend))
+    return [SearchLeg("image", (blend / norm if norm > 0 else blend).astype(np.float32))]

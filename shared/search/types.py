@@ -155,16 +155,16 @@ class FusionWeights:
     """Weighted-RRF weights of the legs of a fused query (0 leaves a leg out).
 
     ``image``: text query -> image vectors; ``text``: text query -> text vectors (name and attributes);
-    ``keywords``: BM25 on the same text; ``photo``: photo query -> image vectors.
+    ``keywords``: BM25 on the same text. (A photo query is one leg: the photo's embedding, blended with
+    the words' when there are any; see ``shared.search.query_plan``.)
     """
 
     image: float = 1.0
     text: float = 1.0
     keywords: float = 1.0
-    photo: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("image", "text", "keywords", "photo"):
+        for name in ("image", "text", "keywords"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise RetrieverError(f"fusion weight {name}={value!r} must be a number of 0 or more")
