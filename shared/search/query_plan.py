@@ -29,16 +29,17 @@ def resolve_mode(mode: str | None, hybrid: bool | None) -> SearchMode:
     return mode  # type: ignore[return-value]
 
 
-def text_legs(mode: SearchMode, text: str, vector: np.ndarray, fusion: FusionWeights, scale: float = 1.0) -> list[SearchLeg]:
-    """The legs of a text query in a mode (weights times ``scale``)."""
-    legs = {
-        "image": SearchLeg("image", vector, fusion.image * scale),
-        "text": SearchLeg("text", vector, fusion.text * scale),
-        "keywords": SearchLeg("keywords", text, fusion.keywords * scale),
-    }
+def text_legs(mode: SearchMode, text: str, vector: np.ndarray, fusion: FusionWeights) -> list[SearchLeg]:
+    """The legs of a text query: in ``"fused"`` mode all three, weighted by ``fusion``; else the mode's one leg."""
     if mode == "fused":
-        return list(legs.values())
-    return [legs[{"image_vectors": "image", "text_vectors": "text", "keywords": "keywords"}[mode]]]
+        return [
+            SearchLeg("image", vector, fusion.image),
+            SearchLeg("text", vector, fusion.text),
+            SearchLeg("keywords", text, fusion.keywords),
+        ]
+    single = {"image_vectors": SearchLeg("image", vector), "text_vectors": SearchLeg("text", vector),
+              "keywords": SearchLeg("keywords", text)}
+    return [single[mode]]
 
 
 def photo_legs(
