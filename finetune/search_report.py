@@ -54,13 +54,13 @@ def tuning_table(trials: Sequence[Mapping[str, Any]], rows: int = 5) -> str:
     lines = [
         "Fusion weights tried (best first; score = shopper P@10 + name Hit@10):",
         "",
-        "| image | text | keywords | photo | shopper P@10 | name Hit@10 | score |",
-        "|" + " --- |" * 7,
+        "| image | text | keywords | shopper P@10 | name Hit@10 | score |",
+        "|" + " --- |" * 6,
     ]
     for trial in trials[:rows]:
         w = trial["weights"]
         lines.append(
-            f"| {w['image']:g} | {w['text']:g} | {w['keywords']:g} | {w['photo']:g} | "
+            f"| {w['image']:g} | {w['text']:g} | {w['keywords']:g} | "
             f"{_cell(trial['shopper P@10'])} | {_cell(trial['name Hit@10'])} | {_cell(trial['score'])} |"
         )
     return "\n".join(lines)
