@@ -24,7 +24,7 @@ from shared.search.query_encoder import QueryEncoder
 from shared.search.query_model import QueryModel, ingest_command
 from shared.search.store_session import StoreSession
 from shared.search.exact_names import NAME_PROBE, exact_name_hits, with_exact_names_first
-from shared.search.facet_understanding import FacetUnderstanding
+from shared.search.facet_understanding import FacetUnderstanding, FilterCounter
 from shared.search.query_plan import photo_legs, resolve_mode, text_legs
 from shared.search.types import (
     CollectionMissingError,
@@ -168,12 +168,13 @@ class FashionRetriever:
         return catalog_results(self.catalog, self.collection, self.settings.images_dir, hits)
 
     def _understood(
-        self, store: VectorStore, text: str | None, filters: Filters | None, understand: bool, ignore_facets: Sequence[str]
+        self, store: VectorStore, text: str | None, filters: Filters | None, understand: bool, ignore_facets: Sequence[str],
+        count: FilterCounter | None = None,
     ) -> tuple[Filters | None, QueryUnderstanding | None]:
         """The filters with the text's recognised facets applied softly, and what was understood."""
         if text is None or not understand:
             return filters, None
-        return self.facets.apply(store, text, filters, ignore_facets)
+        return self.facets.apply(store, text, filters, ignore_facets, count)
 
     def _run(
         self,
@@ -189,7 +190,8 @@ class FashionRetriever:
     ) -> SearchResults:
         """Run one planned query: understand the text, query the store, count the matches, join the catalog."""
         with self.store_session.use() as store:
-            effective, understanding = self._understood(store, text, filters, understand, ignore_facets)
+            count = FilterCounter(store, self.collection)  # the soft-filter checks and the total share counts
+            effective, understanding = self._understood(store, text, filters, understand, ignore_facets, count)
             named: list[ScoredHit] = []
             if text is not None and effective != filters:  # facets narrowed the search: an exact name still wins
                 probe = store.query(self.collection, legs, top_k=NAME_PROBE, filters=filters, score_threshold=score_threshold)
@@ -201,7 +203,7 @@ class FashionRetriever:
             else:
                 hits = store.query(self.collection, legs, top_k=top_k, filters=effective, offset=offset,
                                    score_threshold=score_threshold)
-            total = store.count(self.collection, effective) + sum(1 for h in named if not payload_matches(h.payload, effective))
+            total = count(effective) + sum(1 for h in named if not payload_matches(h.payload, effective))
             return SearchResults(self._results(hits), mode=mode, understanding=understanding, total=total)
 
     # -- public search API --------------------------------------------------------

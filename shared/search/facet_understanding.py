@@ -8,7 +8,7 @@ Recognised facets are applied as soft filters: each one only while enough produc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from shared.search.query_understanding import FacetVocabulary, apply_facets, parse_query
 from shared.search.types import QueryUnderstanding
@@ -18,6 +18,21 @@ UNDERSTOOD_FIELDS: tuple[str, ...] = ("gender", "masterCategory", "subCategory",
 """Catalog fields whose values a query may name."""
 MIN_FACET_MATCHES = 5
 """A recognised facet is applied as a filter only while at least this many products match."""
+
+
+class FilterCounter:
+    """The store's product count per filter mapping, each mapping counted once (one query's soft-filter
+    checks and its result total ask for the same counts)."""
+
+    def __init__(self, store: VectorStore, collection: str) -> None:
+        self.store, self.collection = store, collection
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, filters: Filters | None) -> int:
+        key = repr(sorted((filters or {}).items()))
+        if key not in self._counts:
+            self._counts[key] = self.store.count(self.collection, filters or None)
+        return self._counts[key]
 
 
 class FacetUnderstanding:
@@ -39,16 +54,22 @@ class FacetUnderstanding:
         return self._vocabulary
 
     def apply(
-        self, store: VectorStore, text: str, filters: Filters | None, ignore_fields: Sequence[str] = ()
+        self,
+        store: VectorStore,
+        text: str,
+        filters: Filters | None,
+        ignore_fields: Sequence[str] = (),
+        count: Callable[[Filters | None], int] | None = None,
     ) -> tuple[Filters | None, QueryUnderstanding]:
-        """The filters with the query's recognised facets applied (softly), and what was understood."""
+        """The filters with the query's recognised facets applied (softly), and what was understood;
+        ``count`` (default: the store's) gives how many products a filter mapping admits."""
         facets = parse_query(text, self.vocabulary(store))
         if not facets:
             return filters, QueryUnderstanding(text)
         effective, understanding = apply_facets(
             facets,
             dict(filters or {}),
-            lambda candidate: store.count(self.collection, candidate or None),
+            count or FilterCounter(store, self.collection),
             self.min_matches,
             ignore_fields=tuple(ignore_fields),
             query=text,
