@@ -23,6 +23,8 @@ from tests.synthetic import make_rows, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTION = "fashion_products"
+PRODUCTS = 1000
+"""Enough that a tiny-model ingest is still running when a loaded machine's poll sees its first batches."""
 
 
 def _start(module: str, *args: str) -> subprocess.Popen[str]:
@@ -69,7 +71,7 @@ def _lock_taken(data_dir: Path, pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["store opened", "first batches", "mid-run"])
 def test_ingest_killed_at_any_point_reruns_exactly(tmp_path: Path, point: str) -> None:
-    rows = make_rows(200)
+    rows = make_rows(PRODUCTS)
     dataset = write_parquet(tmp_path / "dataset", rows)
     data_dir = tmp_path / "d"
     args = ["--model", "tiny-test", "--dataset", str(dataset), "--data-dir", str(data_dir), "--qdrant", "edge",
@@ -78,16 +80,16 @@ def test_ingest_killed_at_any_point_reruns_exactly(tmp_path: Path, point: str) -
     reached: dict[str, Callable[[], bool]] = {
         "store opened": lambda: _lock_taken(data_dir, process.pid),
         "first batches": lambda: _catalog_count(data_dir) >= 8,
-        "mid-run": lambda: _catalog_count(data_dir) >= 100,
+        "mid-run": lambda: _catalog_count(data_dir) >= PRODUCTS // 4,
     }
     _wait_for(reached[point], process, point)
     _kill_main_alone(process)
-    assert _catalog_count(data_dir) < 200, "the run was not killed mid-way"
+    assert _catalog_count(data_dir) < PRODUCTS, "the run was not killed mid-way"
 
     rerun = _start("ingest", *args)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
-    assert "failed 0 of 200" in out
+    assert f"failed 0 of {PRODUCTS}" in out
     settings = Settings.from_env(data_dir=data_dir, qdrant_url="edge")
     with open_store(settings) as store:
         vector_ids = store.all_ids(COLLECTION)
