@@ -23,19 +23,24 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.models import LoadedModel, load_model
-from shared.models.embedding import encode_image_batch, encode_texts
 from shared.products.images import decode_image
 from shared.products.product_text import product_text
 from shared.workers import worker_loader_options
 from tests.synthetic import make_rows
+
+if TYPE_CHECKING:
+    from shared.models import LoadedModel
+
+# The model code (open_clip, and transformers where installed) is imported inside the functions that
+# need it: each forkserver worker first runs this script's top level (it is started by path, not with
+# -m), one worker after another, so heavy imports here delay every worker's start.
 
 
 class EncodedProducts(Dataset[tuple[torch.Tensor, str]]):
@@ -57,8 +62,7 @@ def collate(items: list[tuple[torch.Tensor, str]]) -> tuple[torch.Tensor, list[s
 
 
 def loader(dataset: EncodedProducts, batch_size: int, workers: int) -> DataLoader[tuple[torch.Tensor, list[str]]]:
-    """One loader for both loader figures: its workers persist between the two passes (a second set of
-    forkserver workers in the same process hung at start on the GPU machine)."""
+    """One loader for both loader figures: its workers start once and serve both passes."""
     options = worker_loader_options(workers)
     return DataLoader(dataset, batch_size=batch_size, collate_fn=collate, prefetch_factor=4 if workers else None,
                       persistent_workers=workers > 0, pin_memory=torch.cuda.is_available(), **options)
@@ -71,6 +75,8 @@ def synchronize(device: torch.device) -> None:
 
 def model_rates(loaded: LoadedModel, pixels: torch.Tensor, texts: list[str], steps: int, device: torch.device) -> tuple[float, float, float]:
     """(images/s, texts/s, products/s) of the towers alone; pixels start in host memory as the loader's do."""
+    from shared.models.embedding import encode_image_batch, encode_texts
+
     for _ in range(2):
         encode_image_batch(loaded, pixels)
         encode_texts(loaded, texts)
@@ -96,6 +102,8 @@ def decode_rate(products: DataLoader[tuple[torch.Tensor, list[str]]]) -> float:
 
 
 def end_to_end_rate(loaded: LoadedModel, products: DataLoader[tuple[torch.Tensor, list[str]]], device: torch.device) -> float:
+    from shared.models.embedding import encode_image_batch, encode_texts
+
     batches = iter(products)
     pixels, texts = next(batches)
     encode_image_batch(loaded, pixels), encode_texts(loaded, texts)
@@ -120,6 +128,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed batches for the model figure (default: 20)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
+    from shared.models import load_model
+
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     loaded = load_model(args.model, args.pretrained, device=str(device))
     rows = make_rows(args.products)
