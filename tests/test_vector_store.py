@@ -89,6 +89,19 @@ def test_score_threshold_keeps_exactly_the_close_points(filled: VectorStore, poi
     assert ids(hits) == expected and all(h.score >= 0.8 for h in hits)
 
 
+def test_tied_scores_come_back_in_id_order(store: VectorStore) -> None:
+    tied = unit(np.ones(DIM))
+    shuffled_ids = [50, 10, 40, 20, 60, 30]
+    store.create_collection(NAME, DIM)
+    store.upsert(NAME, [VectorPoint(i, tied, {"gender": "Men"}) for i in shuffled_ids])
+    store.upsert(NAME, [VectorPoint(70, unit(np.arange(DIM, dtype=np.float64) - DIM / 2), {"gender": "Men"})])
+    for _ in range(2):
+        hits = store.search(NAME, tied, top_k=7)
+        assert [h.id for h in hits[:6]] == sorted(shuffled_ids) and hits[6].id == 70
+        assert len({h.score for h in hits[:6]}) == 1 and hits[6].score < hits[0].score
+    assert [[h.id for h in hits] for hits in store.search_batch(NAME, [tied], top_k=6)] == [sorted(shuffled_ids)]
+
+
 def test_search_batch_equals_single_searches(filled: VectorStore, points: list[VectorPoint]) -> None:
     queries = np.stack([points[i].vector for i in (0, 11, 42)])
     batch = filled.search_batch(NAME, queries, top_k=5, filters={"gender": "Men"})

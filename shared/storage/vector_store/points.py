@@ -107,5 +107,8 @@ class StoreQuery:
 
 
 def scored_hits(points: Iterable[Any]) -> list[ScoredHit]:
-    """ScoredHits from a client's scored points (anything with id, score and payload)."""
-    return [ScoredHit(int(p.id), float(p.score), dict(p.payload or {})) for p in points]
+    """ScoredHits from a client's scored points (anything with id, score and payload), best first and
+    equal scores by id: Qdrant orders ties by where the points sit in its segments, which an optimizer
+    run changes, so the same query could otherwise list tied products in a different order each time."""
+    hits = [ScoredHit(int(p.id), float(p.score), dict(p.payload or {})) for p in points]
+    return sorted(hits, key=lambda hit: (-hit.score, hit.id))
