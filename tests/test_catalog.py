@@ -95,21 +95,35 @@ def test_row_check_follows_the_column_definitions() -> None:
 OPEN_AT = """
 import sys, time
 from shared.storage.catalog import Catalog
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
-Catalog(sys.argv[1]).close()
+start = float(sys.argv[1])
+for round, url in enumerate(sys.argv[2:]):
+    time.sleep(max(0.0, start + round - time.time()))
+    Catalog(url).close()
 """
+
+
+def _open_fresh_catalogs_at_once(urls: list[str], processes: int = 6) -> None:
+    """``processes`` processes open each fresh catalog of ``urls`` at the same moment (one a second)."""
+    start = time.time() + 4.0  # every process is imported and waiting by then
+    running = [
+        subprocess.Popen([sys.executable, "-c", OPEN_AT, str(start), *urls], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in running]
+    assert [p.returncode for p in running] == [0] * processes, "\n".join(e for e in errors if e)[-2000:]
 
 
 @pytest.mark.slow
 def test_six_processes_create_a_fresh_postgres_schema_at_once(postgres_url: str) -> None:
-    start = time.time() + 4.0  # every process is imported and waiting by then
-    processes = [
-        subprocess.Popen([sys.executable, "-c", OPEN_AT, postgres_url, str(start)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-        for _ in range(6)
-    ]
-    errors = [p.communicate(timeout=120)[1] for p in processes]
-    assert [p.returncode for p in processes] == [0] * 6, "\n".join(e for e in errors if e)[-2000:]
+    _open_fresh_catalogs_at_once([postgres_url])
     assert Catalog(postgres_url).collections() == []
+
+
+@pytest.mark.slow
+def test_six_processes_create_fresh_sqlite_catalogs_at_once(tmp_path: Path) -> None:
+    urls = [f"sqlite:///{tmp_path / f'catalog{i}.db'}" for i in range(4)]
+    _open_fresh_catalogs_at_once(urls)
+    assert all(Catalog(url).collections() == [] for url in urls)
 
 
 def test_postgres_without_its_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -65,7 +65,9 @@ def test_int8_on_disk_ingest_builds_hnsw_after_loading(
     with open_store(settings) as store:
         [point_id] = list(store.all_ids(settings.collection))[:1]
         vector = store.retrieve_vectors(settings.collection, [point_id])[point_id]
-        assert store.query(settings.collection, [SearchLeg("image", vector)], top_k=1)[0].id == point_id
+        hits = store.query(settings.collection, [SearchLeg("image", vector)], top_k=20)
+        best = hits[0].score  # products with the same generated picture tie with it
+        assert best > 0.999 and point_id in {hit.id for hit in hits if hit.score >= best - 1e-6}
 
 
 def test_cluster_layout_on_a_server_collection(capsys: pytest.CaptureFixture[str], parquet_dataset: Path, tmp_path: Path) -> None:

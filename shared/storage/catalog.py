@@ -17,11 +17,13 @@ database at once do not race.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, func, select, text
+from sqlalchemy import create_engine, delete, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
@@ -85,9 +87,22 @@ def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _use_wal(cursor)
         cursor.close()
+
+
+def _use_wal(cursor: Any, attempts: int = 100) -> None:
+    """Switch the file to WAL. SQLite answers "database is locked" at once, without waiting out the busy
+    timeout, while another process switches a fresh file too: so wait here (up to 10 s)."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
 
 
 def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -130,12 +145,22 @@ class Catalog:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
                 Base.metadata.create_all(connection)
             return
-        try:
-            Base.metadata.create_all(self.engine)
-        except (OperationalError, ProgrammingError, IntegrityError) as error:  # created meanwhile by another process
-            if "already exists" not in str(error) and "UNIQUE" not in str(error).upper():
-                raise
-            Base.metadata.create_all(self.engine)
+        if self.engine.dialect.name != "sqlite":
+            try:
+                Base.metadata.create_all(self.engine)
+            except (OperationalError, ProgrammingError, IntegrityError) as error:  # created meanwhile by another process
+                if "already exists" not in str(error) and "UNIQUE" not in str(error).upper():
+                    raise
+                Base.metadata.create_all(self.engine)
+            return
+        if set(Base.metadata.tables) <= set(inspect(self.engine).get_table_names()):
+            return  # the usual case, a read only: a read-only catalog file opens too
+        with self.engine.connect() as connection:
+            # SQLite's write lock for the whole schema: the other processes wait (busy_timeout), then find the
+            # tables made (each CREATE otherwise commits alone, and checked-then-created tables raced)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            Base.metadata.create_all(connection)
+            connection.commit()
 
     def close(self) -> None:
         self.engine.dispose()
