@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from shared.settings import Settings
-from shared.storage.vector_store.edge import EdgeStore
 from tests.page_server import BrowserUnavailable, chromium_path, page_server
-from tests.search_fixtures import ingest_into
+from tests.search_fixtures import ingested_edge_catalog
 
 BROWSER_COLLECTION = "browser_test"
 STEP_TIMEOUT_MS = 30_000
@@ -26,10 +24,7 @@ STEP_TIMEOUT_MS = 30_000
 def page_url(tmp_path_factory: pytest.TempPathFactory, parquet_dataset: Path) -> Iterator[str]:
     """The URL of `streamlit run search_ui/main.py` on the 60-product catalog (tiny model, embedded store)."""
     data_dir = tmp_path_factory.mktemp("browser-catalog")
-    settings = Settings(data_dir=data_dir, qdrant_url="edge", collection=BROWSER_COLLECTION)
-    store = EdgeStore(settings.edge_dir)
-    ingest_into(settings, store, parquet_dataset)
-    store.close()
+    ingested_edge_catalog(data_dir, parquet_dataset, BROWSER_COLLECTION)
     with page_server(data_dir, BROWSER_COLLECTION) as server:
         yield server.url
 

@@ -51,19 +51,26 @@ def ingest_into(settings: Settings, store: Any, dataset: Path, weights: Path | N
     catalog.close()
 
 
-def edge_settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, qdrant_url="edge", collection=COLLECTION)
+def edge_settings(data_dir: Path, collection: str = COLLECTION) -> Settings:
+    return Settings(data_dir=data_dir, qdrant_url="edge", collection=collection)
+
+
+def ingested_edge_catalog(data_dir: Path, dataset: Path, collection: str = COLLECTION) -> Settings:
+    """``data_dir`` with ``collection`` ingested from the dataset (tiny model, embedded store, closed again)."""
+    settings = edge_settings(data_dir, collection)
+    store = EdgeStore(settings.edge_dir)
+    try:
+        ingest_into(settings, store, dataset)
+    finally:
+        store.close()
+    return settings
 
 
 @pytest.fixture(scope="module", params=["edge", "server"])
 def retriever(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, parquet_dataset: Path) -> Iterator[FashionRetriever]:
     data_dir = tmp_path_factory.mktemp(f"retriever-{request.param}")
     if request.param == "edge":
-        settings = edge_settings(data_dir)
-        store = EdgeStore(settings.edge_dir)
-        ingest_into(settings, store, parquet_dataset)
-        store.close()
-        found = FashionRetriever(settings=settings)
+        found = FashionRetriever(settings=ingested_edge_catalog(data_dir, parquet_dataset))
     else:
         settings = Settings(data_dir=data_dir, qdrant_url=":memory:", collection=COLLECTION)
         store = ServerStore.in_memory()

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from shared.settings import Settings
 from shared.storage.vector_store.edge import EdgeStore
-from tests.search_fixtures import ingest_into
+from tests.search_fixtures import ingested_edge_catalog
 
 PAGE = str(Path(__file__).resolve().parent.parent / "search_ui" / "main.py")
 COLLECTION = "ui_test"
@@ -25,10 +25,7 @@ TIMEOUT = 60
 @pytest.fixture(scope="module")
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory, parquet_dataset: Path) -> Iterator[Path]:
     data_dir = tmp_path_factory.mktemp("ui-catalog")
-    settings = Settings(data_dir=data_dir, qdrant_url="edge", collection=COLLECTION)
-    store = EdgeStore(settings.edge_dir)
-    ingest_into(settings, store, parquet_dataset)
-    store.close()
+    ingested_edge_catalog(data_dir, parquet_dataset, COLLECTION)
     yield data_dir
     st.cache_resource.clear()  # closes the cached retrievers (and their store locks)
 
